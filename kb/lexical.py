@@ -1,0 +1,160 @@
+"""BM25 index (bm25s) over the active chunks, persisted under the data home.
+
+The index is rebuilt after each change of the searchable set and written atomically
+(new folder, then rename); queries load it once and reload only when the catalog's
+generation moves on, so nothing is rebuilt per query.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import threading
+import unicodedata
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from kb.types import Chunk, SearchFilters
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+# A compact English stop list: BM25 gains little from function words and noisy
+# transcripts are full of them ("uh", "umm").
+STOPWORDS = frozenset("""
+a an and are as at be been but by can could did do does for from had has have he her his how i if in into is it its
+me my of on or our she so than that the their them then there these they this to too us was we were what when where
+which who will with would you your yours i'm it's that's there's um umm ummm uh uhh hmm ok okay yeah oh
+""".split())
+
+
+class _Stemmer:
+    _instance = None
+    _lock = threading.Lock()
+
+    @classmethod
+    def get(cls):
+        with cls._lock:
+            if cls._instance is None:
+                import Stemmer
+
+                cls._instance = Stemmer.Stemmer("english")
+            return cls._instance
+
+
+def normalise(text: str) -> str:
+    """Lower-case, strip accents, unify apostrophes."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return text.lower().replace("’", "'")
+
+
+def tokenize(text: str) -> list[str]:
+    """Stemmed content-word tokens of ``text``."""
+    words = [w.split("'")[0] for w in _WORD.findall(normalise(text))]
+    words = [w for w in words if w and w not in STOPWORDS]
+    return _Stemmer.get().stemWords(words)
+
+
+class LexicalIndex:
+    """A persisted bm25s index of the active chunks with per-chunk filter fields."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._retriever = None
+        self._chunk_ids: list[str] = []
+        self._fields: dict[str, list] = {}
+        self._generation = -1
+        self._lock = threading.Lock()
+
+    # ---- build ------------------------------------------------------------------
+    def rebuild(self, chunks: Sequence[Chunk], generation: int) -> None:
+        """Index ``chunks`` and persist atomically, tagged with the catalog generation."""
+        import bm25s
+
+        tmp = self.folder.with_name(self.folder.name + f".tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        corpus_tokens = [tokenize(c.embedding_text()) or ["_empty_"] for c in chunks]
+        fields = {
+            "doc_type": [c.doc_type for c in chunks], "region": [c.region or "" for c in chunks],
+            "language": [c.language or "" for c in chunks], "audience": [c.audience for c in chunks],
+            "tags": [list(c.tags) for c in chunks], "title": [c.title for c in chunks],
+        }
+        if chunks:
+            retriever = bm25s.BM25()
+            retriever.index(corpus_tokens, show_progress=False)
+            retriever.save(str(tmp / "bm25"))
+        (tmp / "meta.json").write_text(json.dumps({"generation": generation,
+                                                   "chunk_ids": [c.chunk_id for c in chunks],
+                                                   "fields": fields}))
+        old = self.folder.with_name(self.folder.name + f".old{os.getpid()}")
+        with self._lock:
+            if self.folder.exists():
+                os.replace(self.folder, old)
+            os.replace(tmp, self.folder)
+            shutil.rmtree(old, ignore_errors=True)
+            self._generation = -1
+
+    # ---- query ------------------------------------------------------------------
+    def _ensure_loaded(self, generation: int) -> None:
+        if self._generation == generation:
+            return
+        with self._lock:
+            if self._generation == generation:
+                return
+            meta_file = self.folder / "meta.json"
+            if not meta_file.is_file():
+                self._retriever, self._chunk_ids, self._fields = None, [], {}
+                self._generation = generation
+                return
+            import bm25s
+
+            meta = json.loads(meta_file.read_text())
+            self._chunk_ids = meta["chunk_ids"]
+            self._fields = meta["fields"]
+            self._retriever = bm25s.BM25.load(str(self.folder / "bm25")) if self._chunk_ids else None
+            self._generation = meta["generation"] if meta["generation"] == generation else generation
+
+    def _mask(self, filters: SearchFilters | None) -> np.ndarray | None:
+        if filters is None or filters.is_empty():
+            return None
+        n = len(self._chunk_ids)
+        mask = np.ones(n, dtype=bool)
+        for name, wanted in (("doc_type", filters.doc_types), ("region", filters.regions),
+                             ("language", filters.languages), ("title", filters.titles)):
+            if wanted:
+                values = np.asarray(self._fields[name])
+                mask &= np.isin(values, list(wanted))
+        if filters.tags:
+            wanted_tags = set(filters.tags)
+            mask &= np.fromiter((bool(wanted_tags & set(t)) for t in self._fields["tags"]), dtype=bool, count=n)
+        if not filters.include_internal:
+            mask &= np.asarray(self._fields["audience"]) != "internal"
+        return mask
+
+    def search(self, query_tokens: list[str], n: int, generation: int,
+               filters: SearchFilters | None = None) -> list[tuple[str, float]]:
+        """Top chunks by BM25 as ``(chunk_id, score)``, best first."""
+        self._ensure_loaded(generation)
+        retriever = self._retriever
+        if retriever is None:
+            return []
+        vocab = retriever.vocab_dict
+        tokens = [t for t in query_tokens if t in vocab]
+        if not tokens:
+            return []
+        mask = self._mask(filters)
+        scores = retriever.get_scores(tokens)
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        k = min(n, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self._chunk_ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def size(self, generation: int) -> int:
+        """Number of indexed chunks."""
+        self._ensure_loaded(generation)
+        return len(self._chunk_ids)

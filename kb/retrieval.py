@@ -1,0 +1,159 @@
+"""Hybrid retrieval: dense (Chroma, cosine) + BM25 (bm25s), fused by weighted reciprocal rank.
+
+The ticket is the query. When a ticket has earlier conversation, the current message
+and the whole conversation are searched separately: the message says *what* the user
+asks, the conversation often says *which* product, feature or entity it is about. A
+title-linking stage adds the documents whose titles the conversation names.
+
+Every hit is checked against the catalog's active versions, so a superseded or retired
+version can never be returned, even while an ingest is mid-way.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import numpy as np
+
+from kb.knowledge_base import KnowledgeBase
+from kb.lexical import tokenize
+from kb.linking import LinkerCache
+from kb.query import plan_query
+from kb.types import Hit, SearchFilters, Ticket
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """Knobs of the retrieval pipeline (named configurations are compared in evaluation)."""
+
+    name: str = "hybrid"
+    use_dense: bool = True
+    use_bm25: bool = True
+    use_context: bool = True
+    use_title_linking: bool = True
+    candidates: int = 50
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    turn_weight: float = 0.5
+    entity_weight: float = 2.0
+
+
+NAMED_CONFIGS: dict[str, RetrievalConfig] = {
+    "bm25": RetrievalConfig(name="bm25", use_dense=False, use_context=False, use_title_linking=False),
+    "dense": RetrievalConfig(name="dense", use_bm25=False, use_context=False, use_title_linking=False),
+    "rrf": RetrievalConfig(name="rrf", use_context=False, use_title_linking=False),
+    "hybrid": RetrievalConfig(name="hybrid"),
+}
+
+
+def parse_chunk_id(chunk_id: str) -> tuple[str, int]:
+    """``(doc_id, version)`` encoded in a chunk id."""
+    doc_id, version, _ordinal = chunk_id.rsplit("::", 2)
+    return doc_id, int(version[1:])
+
+
+class Retriever:
+    """Search the active chunks of a :class:`KnowledgeBase`.
+
+    Args:
+        kb: the knowledge base.
+        config: retrieval configuration; defaults come from the settings.
+    """
+
+    def __init__(self, kb: KnowledgeBase, config: RetrievalConfig | None = None) -> None:
+        self.kb = kb
+        settings = kb.settings
+        self.config = config or RetrievalConfig(candidates=settings.retrieval_candidates, rrf_k=settings.rrf_k,
+                                                dense_weight=settings.dense_weight, bm25_weight=settings.bm25_weight,
+                                                entity_weight=settings.entity_weight,
+                                                turn_weight=settings.turn_weight)
+        self._linkers = LinkerCache()
+
+    def with_config(self, config: RetrievalConfig) -> "Retriever":
+        """A retriever over the same knowledge base with another configuration."""
+        other = Retriever(self.kb, config)
+        other._linkers = self._linkers
+        return other
+
+    def search(self, query: str | Ticket, k: int = 5, filters: SearchFilters | None = None,
+               *, dedupe_documents: bool = False) -> list[Hit]:
+        """Best ``k`` hits for a query or ticket.
+
+        Args:
+            query: free text, or a :class:`Ticket` whose earlier conversation is used too.
+            k: number of hits.
+            filters: metadata filters.
+            dedupe_documents: keep only the best chunk of each document.
+        """
+        ticket = query if isinstance(query, Ticket) else Ticket(text=query)
+        cfg = self.config
+        generation, active = self.kb.active_versions()
+        if not active:
+            return []
+        plan = plan_query(ticket, use_context=cfg.use_context, turn_weight=cfg.turn_weight,
+                          linked_weight=cfg.entity_weight if cfg.use_title_linking else 0.0,
+                          use_dense=cfg.use_dense, use_bm25=cfg.use_bm25)
+        linked_titles: tuple[str, ...] = ()
+        if any(q.linked for q in plan.subqueries):
+            linker = self._linkers.get(generation, self.kb.catalog.active_titles)
+            linked_titles = tuple(link.title for link in linker.link(plan.conversation))
+        subqueries = [q for q in plan.subqueries if not q.linked or linked_titles]
+        n = cfg.candidates
+        ranked_lists: list[tuple[str, float, list[tuple[str, float]]]] = []
+        dense_scores: dict[str, float] = {}
+        bm25_scores: dict[str, float] = {}
+        dense_texts = list(dict.fromkeys(q.text for q in subqueries if q.kind == "dense"))
+        vectors = dict(zip(dense_texts, self.kb.embedder.encode(dense_texts))) if dense_texts else {}
+        base = filters or SearchFilters()
+        for q in subqueries:
+            where = replace(base, titles=linked_titles) if q.linked else filters
+            if q.kind == "dense":
+                results = self.kb.vectors.query(vectors[q.text], n, where)
+                for cid, score in results:
+                    dense_scores[cid] = max(dense_scores.get(cid, -1.0), score)
+            else:
+                results = self.kb.lexical.search(tokenize(q.text), n, generation, where)
+                for cid, score in results:
+                    bm25_scores[cid] = max(bm25_scores.get(cid, 0.0), score)
+            weight = q.weight * (cfg.dense_weight if q.kind == "dense" else cfg.bm25_weight)
+            ranked_lists.append((q.label, weight, results))
+
+        fused: dict[str, float] = defaultdict(float)
+        sources: dict[str, list[str]] = defaultdict(list)
+        for label, weight, results in ranked_lists:
+            rank = 0
+            for cid, _score in results:
+                doc_id, version = parse_chunk_id(cid)
+                if active.get(doc_id) != version:
+                    continue
+                fused[cid] += weight / (cfg.rrf_k + rank + 1)
+                sources[cid].append(label)
+                rank += 1
+        if not fused:
+            return []
+        order = sorted(fused, key=lambda c: (-fused[c], c))
+        if dedupe_documents:
+            seen: set[str] = set()
+            deduped = []
+            for cid in order:
+                doc_id = parse_chunk_id(cid)[0]
+                if doc_id not in seen:
+                    seen.add(doc_id)
+                    deduped.append(cid)
+            order = deduped
+        top = order[:k]
+        chunks = self.kb.catalog.chunks_by_id(top)
+        hits = []
+        for cid in top:
+            chunk = chunks.get(cid)
+            if chunk is None:
+                continue
+            hits.append(Hit(chunk_id=cid, doc_id=chunk.doc_id, version=chunk.version, title=chunk.title,
+                            doc_type=chunk.doc_type, text=chunk.text, score=fused[cid], page=chunk.page,
+                            section=chunk.section, audience=chunk.audience, region=chunk.region,
+                            language=chunk.language, tags=chunk.tags, dense_score=dense_scores.get(cid),
+                            bm25_score=bm25_scores.get(cid), rank_sources=tuple(sources[cid])))
+        return hits

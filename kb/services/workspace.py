@@ -1,0 +1,92 @@
+"""The resources one data home needs, opened lazily and shared by the service functions."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from kb.config import Settings
+from kb.records import RecordsStore
+from kb.types import IngestReport
+
+#: Memoised text embeddings kept per workspace (about 30 MB at 384 dimensions).
+_MAX_CACHED_VECTORS = 20000
+
+#: ``(knowledge base, paths, metadata) -> IngestReport``. The app supplies it (it wraps
+#: ``ingest.pipeline.Ingestor``), because ``kb`` must not import ``ingest``. ``metadata``
+#: holds the fields of ``ingest.pipeline.MetadataDefaults``.
+IngestRunner = Callable[[Any, Sequence[Path], dict], IngestReport]
+
+
+class Workspace:
+    """Settings, records store, knowledge base and retriever of one data home.
+
+    Args:
+        settings: configuration.
+        ingest_runner: how to ingest files (needed for uploads and Q&A approval).
+        kb: an already opened knowledge base (tests inject one with a small embedder).
+        llm: a chat model handed to the drafter; None builds one from the settings when an
+            LLM provider is configured.
+    """
+
+    def __init__(self, settings: Settings, *, ingest_runner: IngestRunner | None = None, kb=None,
+                 llm=None) -> None:
+        self.settings = settings
+        self.store = RecordsStore(settings.records_url)
+        self._ingest_runner = ingest_runner
+        self._kb = kb
+        self._retriever = None
+        self.llm = llm
+        self._lock = threading.Lock()
+        self._vectors: dict[str, object] = {}
+
+    @property
+    def kb(self):
+        """The knowledge base (opened on first use; its BM25 index is brought up to date)."""
+        if self._kb is None:
+            with self._lock:
+                if self._kb is None:
+                    from kb.knowledge_base import KnowledgeBase
+
+                    kb = KnowledgeBase(self.settings)
+                    kb.ensure_lexical()
+                    self._kb = kb
+        return self._kb
+
+    @property
+    def retriever(self):
+        """A :class:`kb.retrieval.Retriever` over :attr:`kb`."""
+        if self._retriever is None:
+            from kb.retrieval import Retriever
+
+            self._retriever = Retriever(self.kb)
+        return self._retriever
+
+    def embed(self, texts: Sequence[str]):
+        """Embed texts with the knowledge base's embedder (L2-normalised rows).
+
+        Vectors are memoised per text: dashboards re-group the same tickets on every rerun.
+        """
+        import numpy as np
+
+        texts = list(texts)
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            for text, vector in zip(missing, self.kb.embedder.encode(missing)):
+                if len(self._vectors) >= _MAX_CACHED_VECTORS:
+                    self._vectors.pop(next(iter(self._vectors)))
+                self._vectors[text] = vector
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([self._vectors[t] for t in texts])
+
+    def ingest(self, paths: Sequence[Path], metadata: dict) -> IngestReport:
+        """Run the configured ingest on ``paths``.
+
+        Raises:
+            RuntimeError: no ingest runner was configured.
+        """
+        if self._ingest_runner is None:
+            raise RuntimeError("this workspace was opened without an ingest runner")
+        return self._ingest_runner(self.kb, list(paths), dict(metadata))

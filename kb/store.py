@@ -1,0 +1,121 @@
+"""Chroma vector store for the searchable chunks.
+
+The Chroma client is injected: the embedded ``PersistentClient`` under the data home is the
+default, a Chroma server (``HttpClient``) works through the same code.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Sequence
+
+import numpy as np
+
+from kb.config import Settings
+from kb.types import Chunk, SearchFilters
+
+_TAG_KEY = re.compile(r"[^a-z0-9_-]+")
+
+
+def tag_key(tag: str) -> str:
+    """Metadata key under which a tag is stored (Chroma metadata values are scalars)."""
+    return "tag_" + _TAG_KEY.sub("_", tag.lower())
+
+
+def make_chroma_client(settings: Settings):
+    """The Chroma client configured by ``settings`` (server when ``chroma_host`` is set)."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_host:
+        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+
+
+def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
+    """Flat Chroma metadata of a chunk."""
+    meta: dict[str, Any] = {
+        "doc_id": chunk.doc_id, "version": chunk.version, "ordinal": chunk.ordinal,
+        "title": chunk.title, "doc_type": chunk.doc_type, "audience": chunk.audience,
+        "region": chunk.region or "", "language": chunk.language or "",
+    }
+    if chunk.page is not None:
+        meta["page"] = chunk.page
+    if chunk.section:
+        meta["section"] = chunk.section
+    for tag in chunk.tags:
+        meta[tag_key(tag)] = True
+    return meta
+
+
+def chroma_where(filters: SearchFilters | None) -> dict | None:
+    """Translate :class:`SearchFilters` into a Chroma ``where`` clause."""
+    if filters is None:
+        return None
+    clauses: list[dict] = []
+    if filters.doc_types:
+        clauses.append({"doc_type": {"$in": list(filters.doc_types)}})
+    if filters.regions:
+        clauses.append({"region": {"$in": list(filters.regions)}})
+    if filters.languages:
+        clauses.append({"language": {"$in": list(filters.languages)}})
+    if filters.tags:
+        tag_clauses = [{tag_key(t): True} for t in filters.tags]
+        clauses.append(tag_clauses[0] if len(tag_clauses) == 1 else {"$or": tag_clauses})
+    if filters.titles:
+        clauses.append({"title": {"$in": list(filters.titles)}})
+    if not filters.include_internal:
+        clauses.append({"audience": {"$ne": "internal"}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+class VectorStore:
+    """Dense index of active chunks in one Chroma collection (cosine space)."""
+
+    #: Chroma rejects very large single writes; this stays well under its limit.
+    WRITE_BATCH = 2000
+
+    def __init__(self, client, collection: str) -> None:
+        self.client = client
+        self.collection = client.get_or_create_collection(
+            name=collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
+        )
+
+    def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Upsert chunks with their vectors (idempotent: ids are deterministic)."""
+        for start in range(0, len(chunks), self.WRITE_BATCH):
+            part = chunks[start:start + self.WRITE_BATCH]
+            self.collection.upsert(
+                ids=[c.chunk_id for c in part],
+                embeddings=vectors[start:start + len(part)],
+                documents=[c.text for c in part],
+                metadatas=[chunk_metadata(c) for c in part],
+            )
+
+    def delete_version(self, doc_id: str, version: int) -> None:
+        """Remove one version's chunks from the searchable index."""
+        self.collection.delete(where={"$and": [{"doc_id": doc_id}, {"version": version}]})
+
+    def delete_doc(self, doc_id: str) -> None:
+        """Remove every chunk of ``doc_id``."""
+        self.collection.delete(where={"doc_id": doc_id})
+
+    def count(self) -> int:
+        """Number of stored vectors."""
+        return self.collection.count()
+
+    def query(self, vector: np.ndarray, n: int, filters: SearchFilters | None = None) -> list[tuple[str, float]]:
+        """Nearest chunks as ``(chunk_id, cosine similarity)``, best first."""
+        total = self.collection.count()
+        if total == 0:
+            return []
+        result = self.collection.query(
+            query_embeddings=[vector], n_results=min(n, total), where=chroma_where(filters), include=["distances"]
+        )
+        ids = result["ids"][0]
+        distances = result["distances"][0]
+        return [(cid, 1.0 - float(d)) for cid, d in zip(ids, distances)]

@@ -1,0 +1,90 @@
+"""Shared fixtures: isolated data homes, the real bundled model, a demo knowledge base."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kb.config import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_KB = REPO / "demo" / "kb"
+SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+
+
+def make_settings(home: Path, **overrides) -> Settings:
+    """Settings isolated in ``home`` that ignore the developer's environment and .env."""
+    return Settings(_env_file=None, home=home, **overrides)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings with a fresh data home."""
+    return make_settings(tmp_path / "home")
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real bundled all-MiniLM-L6-v2 embedder, loaded once per test session."""
+    from kb.embedder import get_embedder
+
+    model = get_embedder(Settings(_env_file=None))
+    _ = model.model
+    return model
+
+
+class KeywordEmbedder:
+    """Deterministic one-hot-per-keyword embedder for sharp unit tests (not a quality claim)."""
+
+    dimension = 256
+    max_tokens = 256
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def count_tokens(self, text: str) -> int:
+        return len(re.findall(r"\w+|[^\w\s]", text))
+
+    def encode(self, texts):
+        self.calls.append(len(texts))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"[a-z0-9]+", text.lower()):
+                out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dimension] += 1.0
+            norm = np.linalg.norm(out[row])
+            out[row] = out[row] / norm if norm else out[row]
+            if not norm:
+                out[row, 0] = 1.0
+        return out
+
+
+@pytest.fixture
+def keyword_embedder() -> KeywordEmbedder:
+    return KeywordEmbedder()
+
+
+@pytest.fixture
+def keyword_kb(settings, keyword_embedder):
+    """A real Chroma + SQLite + BM25 knowledge base in a temp dir with the keyword embedder."""
+    from kb.knowledge_base import KnowledgeBase
+
+    return KnowledgeBase(settings, embedder=keyword_embedder)
+
+
+@pytest.fixture(scope="session")
+def demo_kb(tmp_path_factory, embedder):
+    """The demo knowledge base ingested with the real model (v1 first, then current docs and Q&A)."""
+    from ingest.pipeline import Ingestor
+    from kb.knowledge_base import KnowledgeBase
+
+    home = tmp_path_factory.mktemp("demo-home")
+    kb = KnowledgeBase(make_settings(home), embedder=embedder)
+    ingestor = Ingestor(kb)
+    first = ingestor.ingest_paths([DEMO_KB / "v1"])
+    second = ingestor.ingest_paths([DEMO_KB / "docs", DEMO_KB / "qa"])
+    assert not first.failed and not second.failed, (first.failed, second.failed)
+    return kb
