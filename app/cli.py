@@ -238,6 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true")
     e.add_argument("--report", type=Path, help="write the full result (with per-query rows) as JSON")
     e.set_defaults(func=cmd_eval)
+
+    from app import cli_app, cli_draft
+
+    cli_draft.register(sub, common)
+    cli_app.register(sub, common)
     return parser
 
 

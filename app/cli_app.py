@@ -146,7 +146,7 @@ def streamlit_command(port: int, host: str = "127.0.0.1") -> list[str]:
     """The ``streamlit run`` command line of the app."""
     return [sys.executable, "-m", "streamlit", "run", str(STREAMLIT_SCRIPT), "--server.address", host,
             "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-            "--server.fileWatcherType", "none"]
+            "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"]
 
 
 def cmd_app(args: argparse.Namespace) -> int:

@@ -48,6 +48,7 @@ def main() -> None:
     if can(user, "users.manage"):
         pages.append(_page("admin.py", "Admin", ":material/admin_panel_settings:", "administration"))
     with st.sidebar:
+        st.html('<div class="rd-brand">replydesk</div>')
         st.html(f'<div class="rd-user"><b>{user.display_name}</b><br>'
                 f'<span class="rd-role">{user.username} · {user.role_label}</span></div>')
         if st.button("Sign out", icon=":material/logout:", key="rd_sign_out", width="stretch"):

@@ -27,6 +27,8 @@ APP_TITLE = "replydesk"
 _CSS = """
 <style>
   .block-container {padding-top: 2.2rem; padding-bottom: 3rem; max-width: 1280px;}
+  [data-testid="stSidebar"] .rd-brand {font-weight: 700; font-size: 1.15rem; letter-spacing: .01em;
+                                         margin-bottom: .2rem;}
   [data-testid="stSidebar"] .rd-user {font-size: 0.9rem; line-height: 1.35; margin-bottom: .4rem;}
   [data-testid="stSidebar"] .rd-user .rd-role {color: #6b7280; font-size: 0.8rem;}
   .rd-subtitle {color: #6b7280; margin-top: -0.6rem; margin-bottom: 1.1rem;}
@@ -41,6 +43,7 @@ _CSS = """
   .rd-unsupported {background: #fff3c4; border-bottom: 2px solid #f59e0b; padding: 0 .1rem;}
   .rd-cite {font-size: .78rem; font-weight: 600; text-decoration: none; color: #1d4ed8;
             background: #e8efff; border-radius: .3rem; padding: 0 .25rem; margin-left: .1rem;}
+  .rd-fill {background: #e0e7ff; color: #3730a3; border-radius: .25rem; padding: 0 .15rem;}
   .rd-diff {font-size: .9rem; line-height: 1.6; white-space: pre-wrap;}
   .rd-diff del {background: #fde2e2; color: #9b1c1c;}
   .rd-diff ins {background: #def7ec; color: #03543f; text-decoration: none;}

@@ -210,13 +210,8 @@ class Ingestor:
             for source in sources:
                 if self._stop.is_set():
                     return
-                if source.doc_id in seen:
-                    work.put(IngestFailure(source.label, f"doc_id '{source.doc_id}' is also used by {seen[source.doc_id]}"
-                                                         " in this run; ingest one version at a time"))
-                    continue
-                seen[source.doc_id] = source.label
                 try:
-                    work.put(self._prepare(source, defaults, states))
+                    work.put(self._prepare(source, defaults, states, seen))
                 except LoadError as exc:
                     work.put(IngestFailure(source.label, str(exc)))
                 except Exception as exc:  # noqa: BLE001 - one bad file must not stop the job
@@ -233,7 +228,7 @@ class Ingestor:
         except queue.Empty:
             pass
 
-    def _prepare(self, source: Source, defaults: MetadataDefaults, states) -> PreparedDocument | str:
+    def _prepare(self, source: Source, defaults: MetadataDefaults, states, seen: dict[str, str]) -> PreparedDocument | str:
         if source.loaded is not None:
             loaded, file_meta = source.loaded, dict(source.metadata)
             digest_source = loaded.raw_text or "\n".join(s.text for s in loaded.sections)
@@ -255,6 +250,10 @@ class Ingestor:
             loaded = load_file(path, data)
             file_meta = {**loaded.metadata, **sidecar}
         doc_id = _text(file_meta.get("doc_id")) or source.doc_id
+        if doc_id in seen:
+            raise LoadError(f"doc_id '{doc_id}' is also used by {seen[doc_id]} in this run; "
+                            "ingest one version at a time")
+        seen[doc_id] = source.label
         active, active_sha, latest = states.get(doc_id, (None, None, 0))
         if active is not None and active_sha == sha:
             return "unchanged"

@@ -41,14 +41,15 @@ def title_tokens(text: str) -> list[str]:
 
 
 def _close(a: str, b: str) -> bool:
-    """Equal, or one edit apart for words of five letters or more."""
+    """Equal, or one edit (insert, delete, substitute, swap) apart for words of five letters or more."""
     if a == b:
         return True
     if min(len(a), len(b)) < 5 or abs(len(a) - len(b)) > 1:
         return False
-    from rapidfuzz.distance import Levenshtein
+    from rapidfuzz.distance import OSA
 
-    return Levenshtein.distance(a, b, score_cutoff=1) <= 1
+    # Optimal string alignment counts a swap of neighbours ("payuots") as one edit.
+    return OSA.distance(a, b, score_cutoff=1) <= 1
 
 
 @dataclass(frozen=True)
@@ -69,15 +70,20 @@ class TitleLinker:
         self.max_links = max_links
         self._titles: list[str] = []
         self._tokens: list[list[str]] = []
+        self._phrases: list[str | None] = []
         postings: dict[str, list[int]] = defaultdict(list)
         for title in dict.fromkeys(titles):
             for alias in self.aliases(title):
-                tokens = [t for t in title_tokens(alias) if t not in _GENERIC]
+                words = title_tokens(alias)
+                tokens = [t for t in words if t not in _GENERIC]
                 if not tokens:
                     continue
                 index = len(self._titles)
                 self._titles.append(title)
                 self._tokens.append(tokens)
+                # One distinctive word left of a longer name ("Restaurant One Seven"): only the
+                # whole name, said as such, identifies it.
+                self._phrases.append(" ".join(words) if len(tokens) == 1 and len(words) > 1 else None)
                 for token in set(tokens):
                     postings[token].append(index)
         n = max(len(self._titles), 1)
@@ -122,8 +128,12 @@ class TitleLinker:
         candidates: set[int] = set()
         for token in positions:
             candidates.update(self._postings.get(token, ()))
+        padded = f" {' '.join(words)} "
         links = []
         for index in candidates:
+            phrase = self._phrases[index]
+            if phrase is not None and f" {phrase} " not in padded:
+                continue
             link = self._best_mention(index, positions, len(words))
             if link is not None:
                 links.append(link)

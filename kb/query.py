@@ -57,10 +57,11 @@ def plan_query(ticket: Ticket, *, use_context: bool = True, turn_weight: float =
     kinds = [k for k, on in (("dense", use_dense), ("bm25", use_bm25)) if on]
     for kind in kinds:
         plan.subqueries.append(SubQuery(kind, kind, conversation, 1.0))
-    if use_context and context:
-        for kind in kinds:
-            if turn_weight > 0:
-                plan.subqueries.append(SubQuery(f"{kind}:turn", kind, turn, turn_weight))
+    if use_context and context and turn_weight > 0 and use_bm25:
+        # The message alone, lexically: cheap, and it keeps the words of the actual question
+        # from drowning in a long conversation. (A second dense query would cost a second
+        # forward pass for no measured gain.)
+        plan.subqueries.append(SubQuery("bm25:turn", "bm25", turn, turn_weight))
     if use_context and linked_weight > 0:
         for kind in kinds:
             plan.subqueries.append(SubQuery(f"{kind}:linked", kind, turn or conversation, linked_weight, linked=True))

@@ -46,6 +46,18 @@ further fresh probe sets, each run once before any change, scored recall 0.40 th
 0.27 (false-flag 0.10 then 0.0): a lexical detector generalises poorly to phrasings
 nobody anticipated. Both probe sets were then folded into the ``dev`` half. Treat
 this as a high-precision first pass, not as the only safety net.
+
+**Semantic layer** (:class:`SemanticRiskLayer`, used when an embedder is passed, as
+``kb.drafting`` does): nearest-exemplar matching of each ticket sentence (and adjacent
+sentence pair) against short per-category exemplars and ordinary-ticket exemplars, with
+the bundled MiniLM model. Its categories are added to the lexical ones. Thresholds
+(cosine >= 0.50 and >= 0.05 above the closest benign exemplar) were chosen on
+``tests/kb/data/risk_tickets.jsonl``, where the semantic layer alone reaches recall 0.66
+at a false-flag rate of 0.045. On ``demo/tickets.jsonl`` (52 tickets written
+independently, held out: no exemplar is taken from it, and a test checks that no
+exemplar occurs in it) recall goes from 0.33 (lexical) to 0.78 (lexical + semantic) and
+the false-flag rate from 0.06 to 0.21 (7 of 34 normal tickets, mostly the SOPs' hard
+negatives such as a first-message threat to complain to a regulator).
 """
 
 from __future__ import annotations
@@ -677,33 +689,33 @@ _BENIGN_EXEMPLARS: tuple[str, ...] = (
     "how do I join the creator marketplace",
     "which tax form do I need for my first payout",
     "someone keeps leaving mean comments on my videos",
-    "I want to speak to your CEO about my removed video",
+    "let me talk to your boss, your support is useless",
     "I'm going to tell the newspapers about how you treat creators",
-    "delete my data or I will complain to the data protection authority",
-    "someone made a fake account with my photos but I'm not famous",
-    "can my teenager go live on the app",
+    "remove my information or I will file a privacy complaint with the authorities",
+    "an account copied my profile picture, I am just a regular user",
+    "what is the minimum age to open an account",
     "how do I download a copy of my data",
     "I got logged out and can't get back in",
-    "someone got into my account and changed my bio, I recovered it",
+    "I forgot my password and the recovery email is old",
     "my gift didn't show up on the live stream",
     "can I change my username without losing followers",
-    "I got an email claiming to be from support asking for my code, is it real",
+    "is this message from your team genuine or a phishing attempt",
     "my video is getting no views since yesterday",
-    "how many strikes do I have and when do they expire",
-    "the brand wants more revisions than we agreed",
+    "a warning appeared on my profile, what does it mean",
+    "the sponsor asked me to change the caption of my post",
     "my account was banned, how do I appeal",
-    "why can't I apply for campaigns anymore",
+    "my earnings page shows a different number than last week",
     "please unblock my account, I did nothing wrong",
     "this app is terrible and I'm going to leave a bad review",
     "I'll post a video about how bad your support is",
     "my little brother watches my streams every day",
     "my video about mental health awareness was taken down",
     "what is your policy on violent content in games",
-    "our marketing team needs a list of creator emails for a survey",
+    "we are a small agency and want to learn about advertising options",
     "I'm a creator and I want to report a bug in the editor",
     "I sent the wrong amount of coins to a streamer",
     "my payment method was declined when buying coins",
-    "I changed my bank account and now the payout is on hold",
+    "how do I update the bank account where I get paid",
     "I'm so frustrated, this is the third time I'm asking",
     "I am a manager for a small brand and want to start a campaign",
     "the lawyer in my video was an actor, why was it flagged",

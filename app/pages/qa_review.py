@@ -11,6 +11,7 @@ import streamlit as st
 from app import ui
 from kb.drafting.models import MODES
 from kb.records import RUBRIC, RUBRIC_LABELS
+from kb.risk import CATEGORY_LABELS
 from kb.services import review
 
 user = ui.require_user("review.view")
@@ -42,9 +43,9 @@ with queue_tab:
         draft, existing = review.get_review_item(ws, user, draft_id)
         meta = [f"mode **{draft.mode}**", f"risk **{draft.risk_level}**"]
         if draft.risk_categories:
-            meta.append("categories: " + ", ".join(draft.risk_categories))
+            meta.append(", ".join(CATEGORY_LABELS.get(c, c) for c in draft.risk_categories))
         meta += [f"edit distance **{draft.edit_distance}** chars ({(draft.edit_ratio or 0):.0%})",
-                 f"specialist {draft.username}"]
+                 f"by {draft.username or 'unknown'}"]
         st.caption(" · ".join(meta))
         left, right = st.columns([1.15, 1])
         with left:
@@ -153,7 +154,8 @@ with dash_tab:
         with right:
             st.markdown("**Drafts by mode**")
             st.altair_chart(alt.Chart(data.modes).mark_bar(size=14).encode(
-                x=alt.X("date:T", title=None), y=alt.Y("drafts:Q", title="Drafts"),
+                x=alt.X("date:T", title=None), y=alt.Y("drafts:Q", title="Drafts", axis=alt.Axis(tickMinStep=1,
+                                                                                               format="d")),
                 color=alt.Color("mode:N", title=None, legend=alt.Legend(orient="bottom")),
                 tooltip=["date:T", "mode:N", "drafts:Q"]).properties(height=240), width="stretch")
         st.markdown("**Top topics** (document that guided the draft)")

@@ -10,7 +10,8 @@ How a draft is built:
    (sentences naming "specialist", "ticket", "queue", "SOP", ... are dropped). Anything
    that looks like an instruction to an AI ("ignore previous instructions", "system:")
    is dropped too: a document is data, never a command.
-2. **Scores.** Every candidate gets ``0.55 * cosine(ticket, sentence)`` (the knowledge
+2. **Scores.** A cheap pre-score (lexical overlap, user-facing, the passage's retrieval
+   cosine) keeps the best 14 candidates; each of those gets ``0.55 * cosine(ticket, sentence)`` (the knowledge
    base's embedder) ``+ 0.25 * lexical overlap`` ``+ 0.15`` for user-facing text ``+ 0.10 /
    (1 + passage rank)``.
 3. **Selection.** The passage with the best sentences is the *anchor*: its relevant
@@ -42,6 +43,8 @@ SENTENCE_BUDGET = {"short": 2, "normal": 4, "detailed": 7}
 W_COSINE, W_LEXICAL, W_USER_FACING, W_RANK = 0.55, 0.25, 0.15, 0.10
 #: Candidates below this score are not worth adding outside the anchor passage.
 MIN_EXTRA_SCORE = 0.35
+#: Sentences scored with the embedder (the rest are cut by cheap signals first).
+SHORTLIST = 14
 REDUNDANT_COSINE = 0.8
 
 _SPECIALIST_TALK = re.compile(
@@ -110,7 +113,7 @@ class _Candidate:
     order: int            # position of the sentence in its passage
     text: str             # user-ready sentence (placeholders rewritten)
     source: str           # the sentence as the passage has it (the quote)
-    user_facing: bool
+    user_facing: float    # 1.0 reply template, 0.7 resolved Q&A answer, 0.0 SOP fact
 
 
 def _rewrite_placeholders(sentence: str) -> str:
@@ -125,13 +128,17 @@ def _rewrite_placeholders(sentence: str) -> str:
     return _PLACEHOLDER.sub(_sub, sentence)
 
 
-def _user_text(hit: Hit) -> tuple[str, bool]:
-    """The part of a passage that may face the user, and whether it is written for users."""
+def _user_text(hit: Hit) -> tuple[str, float]:
+    """The part of a passage that may face the user, and how clearly it is written for users.
+
+    Reply templates (1.0) win over resolved Q&A answers (0.7): a template is the owner's
+    approved wording, a Q&A answer is one specialist's past reply.
+    """
     qa = _QA.match(hit.text)
     if qa:
-        return qa.group(1), True
+        return qa.group(1), 0.7
     template = "reply template" in (hit.section or "").lower() or bool(_TEMPLATE_START.match(hit.text))
-    return hit.text, template
+    return hit.text, 1.0 if template else 0.0
 
 
 def candidates(hits: list[Hit]) -> list[_Candidate]:
@@ -198,15 +205,26 @@ class OfflineDrafter:
         self.signature = signature
         self._vectors = sentence_vectors(embedder)
 
-    def select(self, ticket: Ticket, hits: list[Hit], length: str) -> list[_Candidate]:
-        """The sentences the reply will say, in reading order."""
+    def select(self, ticket: Ticket, hits: list[Hit], length: str, *, lead: int = 0) -> list[_Candidate]:
+        """The sentences the reply will say, in reading order.
+
+        Args:
+            lead: the first ``lead`` passages are a procedure the reply must follow (the
+                escalation SOP of a high-risk ticket): the anchor is chosen among them.
+        """
         cands = candidates(hits)
         if not cands:
             return []
         query = ticket.text if not ticket.context else f"{ticket.context}\n{ticket.text}"
+        tokens = set(content_tokens(query))
+        # Shortlist with cheap signals (lexical, user-facing, the passage's own retrieval
+        # cosine) so only a few sentences ever need the embedder.
+        cheap = [W_LEXICAL * _lexical(tokens, c.text) + W_USER_FACING * c.user_facing + W_RANK / (1 + c.passage)
+                 + W_COSINE * (hits[c.passage].dense_score or 0.0) for c in cands]
+        order = sorted(range(len(cands)), key=lambda i: (-cheap[i], i))[:SHORTLIST]
+        cands = [cands[i] for i in sorted(order)]
         vectors = self._vectors.encode([query] + [c.text for c in cands])
         cos = vectors[1:] @ vectors[0]
-        tokens = set(content_tokens(query))
         scores = np.array([W_COSINE * cos[i] + W_LEXICAL * _lexical(tokens, c.text)
                            + W_USER_FACING * c.user_facing + W_RANK / (1 + c.passage)
                            - (0.05 if "[fill in:" in c.text else 0.0)
@@ -216,7 +234,8 @@ class OfflineDrafter:
         by_passage: dict[int, list[int]] = {}
         for i, c in enumerate(cands):
             by_passage.setdefault(c.passage, []).append(i)
-        anchor = max(by_passage, key=lambda p: (np.mean(sorted(scores[by_passage[p]])[-2:]), -p))
+        eligible = [p for p in by_passage if p < lead] or list(by_passage)
+        anchor = max(eligible, key=lambda p: (np.mean(sorted(scores[by_passage[p]])[-2:]), -p))
         anchor_idx = by_passage[anchor]
         floor = max(scores[anchor_idx]) - 0.25
         keep = sorted(sorted((i for i in anchor_idx if scores[i] >= floor), key=lambda i: -scores[i])[:budget])
@@ -235,11 +254,16 @@ class OfflineDrafter:
         extra_part = [cands[i] for i in chosen if i not in keep]
         return anchor_part + extra_part
 
-    def draft(self, ticket: Ticket, hits: list[Hit], options: DraftOptions) -> Draft:
-        """Assemble a reply from the external passages in ``hits`` (see the module docstring)."""
+    def draft(self, ticket: Ticket, hits: list[Hit], options: DraftOptions, *, lead: int = 0) -> Draft:
+        """Assemble a reply from the external passages in ``hits`` (see the module docstring).
+
+        Args:
+            lead: how many leading hits are the escalation procedure to follow (see :meth:`select`).
+        """
         start = time.perf_counter()
         external = [h for h in hits if not h.is_internal]
-        chosen = self.select(ticket, external, options.length)
+        lead = sum(1 for h in hits[:lead] if not h.is_internal)
+        chosen = self.select(ticket, external, options.length, lead=lead)
         numbers: dict[int, int] = {}
         quotes: dict[int, list[str]] = {}
         body_sentences = []

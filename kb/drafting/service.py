@@ -156,7 +156,11 @@ def draft_reply(ticket: Ticket, retriever, settings: Settings, options: DraftOpt
             except LLMUnavailable as exc:
                 fallback_reason = f"LLM call failed: {exc}"
         if draft is None:
-            draft = offline.draft(ticket, working, options)
+            # The procedure leads the reply only on a lexical flag: semantic-only flags (less
+            # precise) show the procedure to the specialist without rewriting the answer.
+            lexical_high = assess_risk(ticket.text, ticket.context).is_high
+            lead = sum(1 for h in escalation if not h.is_internal) if lexical_high else 0
+            draft = offline.draft(ticket, working, options, lead=lead)
     timings["draft"] = time.perf_counter() - t3
 
     if draft.mode == "llm":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import html
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -104,18 +105,23 @@ def score_draft(ws: Workspace, actor: CurrentUser, draft_id: int, scores: dict[s
 
 
 def word_diff_html(old: str, new: str) -> str:
-    """Word-level diff as HTML: deletions struck through in red, insertions in green."""
-    a, b = old.split(" "), new.split(" ")
+    """Word-level diff as HTML: deletions in ``<del>``, insertions in ``<ins>``; whitespace and line
+    breaks are kept."""
+    a, b = re.findall(r"\S+|\s+", old), re.findall(r"\S+|\s+", new)
+
+    def render(tokens: list[str]) -> str:
+        return html.escape("".join(tokens)).replace("\n", "<br>")
+
     out: list[str] = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
         if op == "equal":
-            out.append(html.escape(" ".join(a[i1:i2])))
+            out.append(render(a[i1:i2]))
             continue
         if op in ("delete", "replace"):
-            out.append(f'<del class="rd-del">{html.escape(" ".join(a[i1:i2]))}</del>')
+            out.append(f'<del class="rd-del">{render(a[i1:i2])}</del>')
         if op in ("insert", "replace"):
-            out.append(f'<ins class="rd-ins">{html.escape(" ".join(b[j1:j2]))}</ins>')
-    return " ".join(out).replace("\n", "<br>")
+            out.append(f'<ins class="rd-ins">{render(b[j1:j2])}</ins>')
+    return "".join(out)
 
 
 # ---- dashboard ------------------------------------------------------------------------

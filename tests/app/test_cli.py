@@ -1,0 +1,104 @@
+"""The replydesk CLI end to end (real model, real Chroma, temp homes)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from app.cli import main
+from tests.ingest.helpers import make_pdf, write
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def docs(tmp_path):
+    folder = tmp_path / "docs"
+    write(folder / "holds.md", "---\ndoc_id: sop-payout-holds\ntitle: Payout holds\nversion: 1\n---\n"
+          "## Hold period\n\nA payout hold lasts thirty days while the risk team reviews the account.\n")
+    make_pdf(folder / "strikes.pdf", [["Community strikes", "Three strikes within ninety days lead to a ban."]])
+    write(folder / "strikes.pdf.meta.yaml", "doc_id: pol-strikes\ntitle: Community standards strikes\n"
+          "doc_type: policy\n")
+    write(folder / "qa.csv", "question,answer\nCan I appeal a strike?,Yes within 30 days.\n")
+    write(folder / "notes.xyz", "unsupported")
+    return folder
+
+
+def run_json(capsys, *argv) -> tuple[int, dict]:
+    code = main(list(argv))
+    out = capsys.readouterr().out
+    return code, json.loads(out)
+
+
+def test_ingest_search_docs_cycle(tmp_path, docs, capsys):
+    home = str(tmp_path / "home")
+    code, summary = run_json(capsys, "ingest", str(docs), "--home", home, "--json", "--tag", "demo")
+    assert code == 1  # one file failed
+    assert {k: summary[k] for k in ("ingested", "skipped_unchanged", "superseded", "chunks")} == {
+        "ingested": 3, "skipped_unchanged": 0, "superseded": 0, "chunks": 3}
+    assert summary["failed"] == [{"path": str(docs / "notes.xyz"),
+                                  "error": summary["failed"][0]["error"]}]
+    assert "unsupported file type '.xyz'" in summary["failed"][0]["error"]
+
+    code, result = run_json(capsys, "search", "how many strikes before a ban", "--home", home, "--json", "--k", "2")
+    assert code == 0 and result["hits"][0]["doc_id"] == "pol-strikes" and result["hits"][0]["page"] == 1
+
+    code, result = run_json(capsys, "search", "strikes", "--home", home, "--json", "--doc-type", "qa")
+    assert {h["doc_type"] for h in result["hits"]} == {"qa"}
+
+    (docs / "notes.xyz").unlink()
+    code, summary = run_json(capsys, "ingest", str(docs), "--home", home, "--json")
+    assert code == 0 and summary["skipped_unchanged"] == 3 and summary["ingested"] == 0
+
+    write(docs / "holds.md", (docs / "holds.md").read_text().replace("thirty", "fourteen").replace("version: 1", "version: 2"))
+    code, summary = run_json(capsys, "ingest", str(docs / "holds.md"), "--home", home, "--json")
+    assert summary["superseded"] == 1 and summary["ingested"] == 1
+
+    code, history = run_json(capsys, "docs", "history", "sop-payout-holds", "--home", home, "--json")
+    assert [(v["version"], v["status"]) for v in history] == [(1, "superseded"), (2, "active")]
+    code, shown = run_json(capsys, "docs", "show", "sop-payout-holds", "--home", home, "--json")
+    assert "fourteen days" in shown["text"] and shown["version"] == 2
+    code, listed = run_json(capsys, "docs", "list", "--home", home, "--json")
+    assert {d["doc_id"] for d in listed} == {"sop-payout-holds", "pol-strikes", "qa.csv"}
+
+    assert main(["docs", "retire", "pol-strikes", "--home", home]) == 0
+    assert "version 1 retired" in capsys.readouterr().out
+    code, result = run_json(capsys, "search", "strikes ban", "--home", home, "--json")
+    assert "pol-strikes" not in {h["doc_id"] for h in result["hits"]}
+    assert main(["docs", "restore", "pol-strikes", "--home", home]) == 0
+    assert "version 1 restored" in capsys.readouterr().out
+    code, result = run_json(capsys, "search", "strikes ban", "--home", home, "--json")
+    assert result["hits"][0]["doc_id"] == "pol-strikes"
+    assert main(["docs", "show", "nope", "--home", home]) == 1
+
+
+def test_console_script_runs_in_a_subprocess(tmp_path, docs):
+    result = subprocess.run([sys.executable, "-m", "app.cli", "ingest", str(docs / "holds.md"), "--home",
+                             str(tmp_path / "h"), "--json"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["ingested"] == 1
+
+
+def test_eval_retrieval_on_a_small_beir_dataset(tmp_path, capsys):
+    data = tmp_path / "beir"
+    corpus = [
+        {"_id": "d1", "title": "Grant Hotel (hotel)", "text": "Q: What time is check-in?\nA: Check-in starts at 3 PM."},
+        {"_id": "d2", "title": "Grant Hotel (hotel)", "text": "Q: Is there parking?\nA: Valet parking costs extra."},
+        {"_id": "d3", "title": "Octavia (restaurant)", "text": "Q: Is there outdoor seating?\nA: No outdoor seating."},
+        {"_id": "d4", "title": "Octavia (restaurant)", "text": "Q: Do they deliver?\nA: Delivery is available."},
+    ]
+    queries = [{"_id": "q1", "text": "what time can i check in", "context": "i'd like the grant hotel"},
+               {"_id": "q2", "text": "can i sit outside", "context": "it's called octavia"}]
+    write(data / "corpus.jsonl", "\n".join(json.dumps(c) for c in corpus))
+    write(data / "queries.jsonl", "\n".join(json.dumps(q) for q in queries))
+    write(data / "qrels" / "test.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td3\t1\n")
+    code, result = run_json(capsys, "eval", "retrieval", "--dataset", str(data), "--json", "--config", "hybrid",
+                            "--config", "bm25")
+    assert code == 0
+    assert set(result) >= {"hit@5", "recall@5", "recall@10", "mrr@10", "ndcg@10", "timings", "configs"}
+    assert result["hit@5"] == 1.0 and result["mrr@10"] == 1.0
+    assert set(result["configs"]) == {"hybrid", "bm25"}
+    assert main(["eval", "retrieval", "--dataset", str(tmp_path / "missing")]) == 1

@@ -1,0 +1,106 @@
+"""The real ChatOpenAI client against a loopback OpenAI-compatible server (incl. SSE streaming)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from kb.drafting.models import DraftOptions
+from kb.drafting.service import draft_reply
+from kb.retrieval import Retriever
+from kb.types import Ticket
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ANSWER = ("Hi there,\n\nThanks for reaching out. Payouts to a new payout method are held for 14 days [1]. "
+          "Your balance stays safe in your account [1]. I have noted your contact <EMAIL_1> [9].\n\nBest wishes")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    requests: list = []
+    delay = 0.0
+
+    def log_message(self, *args) -> None:  # keep test output clean
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+        if self.delay:
+            time.sleep(self.delay)
+        if body.get("stream"):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            for i in range(0, len(ANSWER), 7):
+                chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
+                         "choices": [{"index": 0, "delta": {"content": ANSWER[i:i + 7]}, "finish_reason": None}]}
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            end = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
+                   "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+            self.wfile.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
+            return
+        payload = json.dumps({"id": "c1", "object": "chat.completion", "created": 0, "model": body["model"],
+                              "choices": [{"index": 0, "message": {"role": "assistant", "content": ANSWER},
+                                           "finish_reason": "stop"}],
+                              "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+@pytest.fixture
+def server():
+    handler = type("Handler", (_Handler,), {"requests": [], "delay": 0.0})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd, handler
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _settings(demo_kb, port: int, **extra):
+    from pydantic import SecretStr
+
+    return demo_kb.settings.model_copy(update={"llm_provider": "openai", "llm_base_url": f"http://127.0.0.1:{port}/v1",
+                                               "llm_model": "test-model", "llm_api_key": SecretStr("sk-test"),
+                                               "llm_max_retries": 0, **extra})
+
+
+def test_chatopenai_streaming_path(server, demo_kb) -> None:
+    httpd, handler = server
+    settings = _settings(demo_kb, httpd.server_port)
+    ticket = Ticket(text="i changed my bank acc last week and now my payout says on hold?? email me at ana@example.com")
+    pieces: list[str] = []
+    draft = draft_reply(ticket, Retriever(demo_kb), settings, DraftOptions(language="en"), on_token=pieces.append)
+    assert draft.mode == "llm" and draft.fallback_reason is None
+    sent = handler.requests[0]
+    assert sent["path"] == "/v1/chat/completions" and sent["body"]["stream"] is True
+    assert sent["auth"] == "Bearer sk-test" and sent["body"]["model"] == "test-model"
+    prompt = json.dumps(sent["body"]["messages"])
+    assert "ana@example.com" not in prompt and "<EMAIL_1>" in prompt
+    assert "(internal)" not in prompt
+    assert len(pieces) > 3 and "ana@example.com" in "".join(pieces)
+    assert "ana@example.com" in draft.text
+    assert draft.invalid_citations_removed == (9,) and "[9]" not in draft.text
+    assert [c.n for c in draft.citations] == [1]
+    assert draft.grounding.sentences and draft.prompt_version
+
+
+def test_timeout_falls_back_to_offline(server, demo_kb) -> None:
+    httpd, handler = server
+    handler.delay = 2.0
+    settings = _settings(demo_kb, httpd.server_port, llm_timeout_seconds=0.5)
+    start = time.perf_counter()
+    draft = draft_reply(Ticket(text="I bought 1000 coins 5 days ago by accident, can I get my money back"),
+                        Retriever(demo_kb), settings, DraftOptions(language="en"))
+    assert time.perf_counter() - start < 15
+    assert draft.mode == "offline" and draft.fallback_reason and "Timeout" in draft.fallback_reason
+    assert draft.citations and "[1]" in draft.text

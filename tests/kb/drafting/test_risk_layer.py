@@ -1,0 +1,45 @@
+"""The semantic risk layer on the held-out demo tickets (exemplars are not taken from them)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kb.risk import _EXEMPLARS, _BENIGN_EXEMPLARS, assess_risk, evaluate
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[3]
+DEMO = [json.loads(x) for x in (REPO / "demo" / "tickets.jsonl").read_text().splitlines()]
+
+
+def test_exemplars_are_not_copied_from_the_demo_set() -> None:
+    texts = {r["text"].lower() for r in DEMO}
+    for phrase in [p for ps in _EXEMPLARS.values() for p in ps] + list(_BENIGN_EXEMPLARS):
+        assert not any(phrase.lower() in t for t in texts), phrase
+
+
+def test_semantic_layer_raises_recall_on_demo_tickets(embedder, capsys) -> None:
+    lexical = evaluate(DEMO)
+    combined = evaluate(DEMO, embedder=embedder)
+    with capsys.disabled():
+        print(f"\nrisk on demo/tickets.jsonl: lexical recall {lexical['recall']} false-flag "
+              f"{lexical['false_flag_rate']}; lexical+semantic recall {combined['recall']} "
+              f"false-flag {combined['false_flag_rate']}")
+    assert combined["recall"] >= lexical["recall"] + 0.2
+    assert combined["false_flag_rate"] <= 0.25  # measured 0.21 (7/34): the price of recall, see kb.risk
+
+
+def test_semantic_evidence_points_at_text(embedder) -> None:
+    text = "she said she swallowed everything in the medicine cabinet and isn't replying to anyone"
+    assert assess_risk(text).level == "normal"  # no lexical cue
+    result = assess_risk(text, embedder=embedder)
+    assert "self_harm" in result.categories
+    for ev in result.evidence:
+        assert text[ev.start:ev.end] == ev.phrase
+
+
+def test_ordinary_ticket_stays_normal_with_embedder(embedder) -> None:
+    assert assess_risk("How do I change my bank details for payouts?", embedder=embedder).level == "normal"

