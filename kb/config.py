@@ -58,7 +58,6 @@ class Settings(BaseSettings):
     bm25_weight: float = 1.0
     entity_weight: float = 2.0
     turn_weight: float = 0.5
-    min_confidence: float = Field(default=0.35, description="Below this top-hit confidence guidance counts as insufficient.")
 
     # --- LLM ---------------------------------------------------------------------
     llm_provider: Literal["none", "openai", "ollama"] = "none"

@@ -4,7 +4,7 @@ Confidence is the best dense (cosine) score among the retrieved passages: the fu
 score only ranks, it does not say whether anything matched at all, while the cosine of
 the best passage does. BM25 scores were also measured and separate the classes worse.
 
-Calibration (``tests/kb/drafting/test_confidence.py`` re-measures it on the demo KB):
+Calibration (re-checked by ``tests/kb/drafting/test_offline_demo.py``, demo KB, k=6):
 
 * on-topic: the 34 normal tickets of ``demo/tickets.jsonl`` (all have relevant documents):
   lowest confidence 0.409, next 0.44;

@@ -12,7 +12,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -176,3 +175,16 @@ def test_specialist_drafts_and_sends_then_reviewer_scores(demo_server, page):
     page.get_by_text("Acceptance rate").first.wait_for()
     page.wait_for_timeout(1500)  # charts render asynchronously
     _shot(page, "05-dashboard.png")
+
+    # The knowledge owner's and the admin's pages render with the demo data.
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign in").wait_for()
+    _sign_in(page, url, "owner", "demo-owner", "Knowledge base")
+    page.get_by_text("past their review-by date").wait_for()
+    _shot(page, "06-knowledge-base.png")
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign in").wait_for()
+    _sign_in(page, url, "admin", "demo-admin", "Draft a reply")
+    page.get_by_role("link", name="Admin").click()
+    page.get_by_role("heading", name="Admin").wait_for()
+    _shot(page, "07-admin.png")

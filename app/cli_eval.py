@@ -1,0 +1,211 @@
+"""``replydesk eval drafts|qa|demo``: draft evaluation, QA aggregates and the demo regression set.
+
+Wired into :mod:`app.cli` with :func:`register_eval` (next to ``eval retrieval``). Every
+command prints a short human summary, or the result as JSON with ``--json``, and writes a
+Markdown / HTML / JSON report with ``--report FILE`` (format from the suffix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from kb.config import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_KB = REPO / "demo" / "kb"
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings().with_home(getattr(args, "home", None))
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"replydesk: error: {message}", file=sys.stderr)
+    return code
+
+
+def _print_json(data) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _progress(label: str, enabled: bool):
+    if not enabled:
+        return None
+
+    def show(done: int, total: int) -> None:
+        print(f"\r{label} {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _write_report(result: dict, path: Path | None) -> int | None:
+    """Write the report; an exit code when that failed, ``None`` on success."""
+    if path is None:
+        return None
+    from eval.report import ReportError, write_report
+
+    try:
+        written = write_report(result, path)
+    except (ReportError, OSError) as exc:
+        return _fail(str(exc), 1)
+    print(f"report written to {written}", file=sys.stderr)
+    return None
+
+
+def _summary(result: dict, drop: str) -> dict:
+    return {k: v for k, v in result.items() if k != drop}
+
+
+def _print_draft_metrics(metrics: dict) -> None:
+    from eval.drafts import DRAFT_RATE_KEYS
+
+    for key in DRAFT_RATE_KEYS:
+        value = metrics.get(key)
+        print(f"  {key:<28} {'-' if value is None else f'{value:.3f}'}")
+    for stage in ("retrieve_ms", "draft_ms", "total_ms"):
+        print(f"  {stage + ' p50/p95':<28} {metrics.get(stage + '_p50')} / {metrics.get(stage + '_p95')}")
+
+
+# ---- eval drafts --------------------------------------------------------------------------
+def cmd_eval_drafts(args: argparse.Namespace) -> int:
+    """Draft every query of a BEIR folder and score the drafts."""
+    from eval.drafts import run_draft_eval
+    from eval.retrieval import DatasetError
+
+    if args.limit is not None and args.limit < 1:
+        return _fail("--limit must be at least 1")
+    interactive = not args.json and sys.stderr.isatty()
+    try:
+        result = run_draft_eval(args.dataset, _settings(args), limit=args.limit, progress=interactive,
+                                on_query=_progress("drafted", interactive))
+    except DatasetError as exc:
+        return _fail(str(exc), 1)
+    failed = _write_report(result, args.report)
+    if failed is not None:
+        return failed
+    if args.json:
+        _print_json(_summary(result, "per_query"))
+        return 0
+    m, t = result["metrics"], result["timings"]
+    print(f"dataset {result['dataset']}: {t['documents']} documents, {m['queries']} drafts "
+          f"({', '.join(f'{k}: {v}' for k, v in m['modes'].items())}), {m['answered']} answered")
+    _print_draft_metrics(m)
+    return 0
+
+
+# ---- eval qa ------------------------------------------------------------------------------
+def cmd_eval_qa(args: argparse.Namespace) -> int:
+    """Aggregate QA rubric scores and edit distances from the records store of ``--home``."""
+    from eval.qa import aggregate_qa
+    from kb.records import RecordsStore
+
+    settings = _settings(args)
+    by = tuple(args.by) if args.by else ("week", "queue", "mode")
+    try:
+        result = aggregate_qa(RecordsStore(settings.records_url), by=by)
+    except ValueError as exc:
+        return _fail(str(exc), 2)
+    failed = _write_report(result, args.report)
+    if failed is not None:
+        return failed
+    if args.json:
+        _print_json(result)
+        return 0
+    overall = result["overall"]
+    print(f"{overall['drafts']} drafts, {overall['sent']} sent, {overall['reviews']} QA reviews; "
+          f"mean score {overall['score_mean'] if overall['score_mean'] is not None else '-'}, "
+          f"mean edit ratio {overall['edit_ratio_mean'] if overall['edit_ratio_mean'] is not None else '-'}")
+    for name, groups in result["groups"].items():
+        print(f"by {name}:")
+        for g in groups:
+            score = "-" if g["score_mean"] is None else f"{g['score_mean']:.2f}"
+            ratio = "-" if g["edit_ratio_mean"] is None else f"{g['edit_ratio_mean']:.3f}"
+            print(f"  {g['key']:<24} drafts {g['drafts']:>5}  sent {g['sent']:>5}  reviews {g['reviews']:>4}  "
+                  f"score {score:>5}  edit ratio {ratio:>6}")
+    return 0
+
+
+# ---- eval demo ----------------------------------------------------------------------------
+def build_demo_kb(settings: Settings, home: Path, *, progress: bool = False):
+    """Ingest the demo knowledge base into ``home`` (old versions first, then the current ones)."""
+    from ingest.pipeline import Ingestor
+    from kb.knowledge_base import KnowledgeBase
+
+    kb = KnowledgeBase(settings.with_home(home).model_copy(update={"chroma_host": None, "database_url": None}))
+    ingestor = Ingestor(kb, progress=progress)
+    reports = [ingestor.ingest_paths([DEMO_KB / "v1"]), ingestor.ingest_paths([DEMO_KB / "docs", DEMO_KB / "qa"])]
+    failures = [f"{f.path}: {f.error}" for r in reports for f in r.failed]
+    if failures:
+        raise RuntimeError("demo ingest failed: " + "; ".join(failures))
+    return kb
+
+
+def cmd_eval_demo(args: argparse.Namespace) -> int:
+    """Evaluate the labelled demo tickets against a freshly ingested demo KB."""
+    from eval.demo_set import check_thresholds, run_demo_eval
+
+    interactive = not args.json and sys.stderr.isatty()
+    settings = _settings(args)
+    with tempfile.TemporaryDirectory(prefix="replydesk-demo-eval-") as tmp:
+        try:
+            kb = build_demo_kb(settings, Path(tmp), progress=interactive)
+        except RuntimeError as exc:
+            return _fail(str(exc), 1)
+        result = run_demo_eval(kb, kb.settings, on_ticket=_progress("ticket", interactive))
+    failures = check_thresholds(result)
+    result["threshold_failures"] = failures
+    failed = _write_report(result, args.report)
+    if failed is not None:
+        return failed
+    if args.json:
+        _print_json(_summary(result, "per_ticket"))
+    else:
+        r, k = result["retrieval"], result["risk"]
+        print(f"demo set: {result['tickets']} tickets")
+        print(f"  retrieval  hit@5 {r['hit@5']:.3f}  recall@5 {r['recall@5']:.3f}  MRR@10 {r['mrr@10']:.3f}")
+        print(f"  risk       recall {k['recall']:.3f}  false-flag rate {k['false_flag_rate']:.3f}  "
+              f"category accuracy {k['category_accuracy']:.3f}")
+        print("  drafts")
+        _print_draft_metrics(result["drafts"])
+    if args.check:
+        for failure in failures:
+            print(f"regression: {failure}", file=sys.stderr)
+        if failures:
+            return 1
+        print("all demo thresholds met", file=sys.stderr)
+    return 0
+
+
+# ---- wiring -------------------------------------------------------------------------------
+def register_eval(eval_subparsers, common: argparse.ArgumentParser) -> None:
+    """Add ``drafts``, ``qa`` and ``demo`` under ``replydesk eval``.
+
+    Args:
+        eval_subparsers: the sub-parser action of ``replydesk eval``.
+        common: the parent parser with ``--home``.
+    """
+    e = eval_subparsers.add_parser("drafts", parents=[common], help="draft every query of a BEIR folder and "
+                                                                    "score the drafts")
+    e.add_argument("--dataset", required=True, type=Path)
+    e.add_argument("--limit", type=int, help="draft only the first N queries")
+    e.add_argument("--json", action="store_true")
+    e.add_argument("--report", type=Path, help="write a report: .md, .html or .json")
+    e.set_defaults(func=cmd_eval_drafts)
+
+    e = eval_subparsers.add_parser("qa", parents=[common], help="QA rubric scores and edit distances of the "
+                                                                "records store, per week / queue / mode")
+    e.add_argument("--by", action="append", choices=["week", "queue", "mode", "risk", "topic", "language"],
+                   help="grouping (repeatable; default week, queue and mode)")
+    e.add_argument("--json", action="store_true")
+    e.add_argument("--report", type=Path, help="write a report: .md, .html or .json")
+    e.set_defaults(func=cmd_eval_qa)
+
+    e = eval_subparsers.add_parser("demo", parents=[common], help="the labelled demo tickets as a regression set")
+    e.add_argument("--json", action="store_true")
+    e.add_argument("--report", type=Path, help="write a report: .md, .html or .json")
+    e.add_argument("--check", action="store_true", help="exit 1 when a metric is below its threshold")
+    e.set_defaults(func=cmd_eval_demo)

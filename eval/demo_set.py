@@ -1,0 +1,142 @@
+"""The labelled demo tickets (``demo/tickets.jsonl``) as an evaluation of the demo knowledge base.
+
+Each ticket has ``relevant_doc_ids`` (document level), a ``risk`` label (``high`` /
+``normal``) with ``risk_categories``, and some have ``references`` (reply written from the
+relevant documents). For every ticket this runs the product's retrieval (top 10, one hit
+per document) and the product's ``draft_reply``, then reports:
+
+* retrieval: hit@5, recall@5, MRR@10 over the relevant documents;
+* drafts: grounding (supported share of the content sentences of answered drafts),
+  citation validity, relevant coverage among the cited documents, insufficient-guidance
+  rate, ROUGE-L against the references;
+* risk: recall of high-risk tickets, false-flag rate on normal ones, category accuracy
+  (a flagged high-risk ticket with at least one expected category), as flagged by the
+  drafting service (lexical + semantic layers, as configured).
+
+:data:`DEMO_THRESHOLDS` are the floors (and ceilings) the CI regression test and
+``replydesk eval demo --check`` hold the result to.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+from kb.config import Settings
+from kb.types import Ticket
+
+DEMO_TICKETS = Path(__file__).resolve().parents[1] / "demo" / "tickets.jsonl"
+
+#: metric -> ("min" | "max", bound). Set a little (about 0.05) below the values measured on
+#: the demo KB (see tests/eval/test_demo_regression.py for the measurements).
+DEMO_THRESHOLDS: dict[str, tuple[str, float]] = {
+    "retrieval.hit@5": ("min", 0.95),
+    "retrieval.recall@5": ("min", 0.90),
+    "retrieval.mrr@10": ("min", 0.60),
+    "drafts.grounding": ("min", 0.95),
+    "drafts.citation_validity": ("min", 0.95),
+    "drafts.relevant_coverage": ("min", 0.57),
+    "drafts.cited_relevant_rate": ("min", 0.66),
+    "drafts.insufficient_guidance_rate": ("max", 0.09),
+    "risk.recall": ("min", 0.72),
+    "risk.false_flag_rate": ("max", 0.26),
+}
+
+
+def load_tickets(path: Path | str = DEMO_TICKETS) -> list[dict]:
+    """The labelled tickets of a JSONL file (one object per line)."""
+    with Path(path).open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _risk_metrics(rows: list[dict]) -> dict:
+    high = [r for r in rows if r["expected_risk"] == "high"]
+    normal = [r for r in rows if r["expected_risk"] != "high"]
+    caught = [r for r in high if r["risk"] == "high"]
+    right = [r for r in caught if set(r["expected_categories"]) & set(r["risk_categories"])]
+    flagged = [r for r in normal if r["risk"] == "high"]
+    return {
+        "high": len(high),
+        "normal": len(normal),
+        "recall": round(len(caught) / len(high), 4) if high else None,
+        "false_flag_rate": round(len(flagged) / len(normal), 4) if normal else None,
+        "category_accuracy": round(len(right) / len(high), 4) if high else None,
+        "missed": [r["id"] for r in high if r["risk"] != "high"],
+        "false_flags": [r["id"] for r in flagged],
+    }
+
+
+def run_demo_eval(kb, settings: Settings, *, tickets_path: Path | str = DEMO_TICKETS,
+                  on_ticket: Callable[[int, int], None] | None = None) -> dict:
+    """Evaluate retrieval, drafts and risk detection on the labelled demo tickets.
+
+    Args:
+        kb: a :class:`kb.knowledge_base.KnowledgeBase` holding the demo KB.
+        settings: configuration for drafting (thresholds, LLM).
+        tickets_path: the labelled tickets.
+        on_ticket: called with ``(done, total)`` after each ticket.
+
+    Returns:
+        ``{"kind": "demo", "tickets", "retrieval": {...}, "drafts": {...}, "risk": {...},
+        "per_ticket": [...]}``.
+    """
+    from eval.drafts import RecordingRetriever, measure_draft, summarise_rows
+    from eval.retrieval import query_metrics
+    from kb.drafting.grounding import GroundingChecker
+    from kb.drafting.service import draft_reply
+    from kb.retrieval import Retriever
+
+    tickets = load_tickets(tickets_path)
+    kb.ensure_lexical()
+    base = Retriever(kb)
+    retriever = RecordingRetriever(base)
+    checker = GroundingChecker(kb.embedder)
+    rows = []
+    for done, item in enumerate(tickets, start=1):
+        ticket = Ticket(text=item["text"], context=item.get("context", "") or "")
+        relevant = {d: 1 for d in item.get("relevant_doc_ids", [])}
+        hits = base.search(ticket, k=10, dedupe_documents=True)
+        ranked = [h.doc_id for h in hits]
+        retrieval = query_metrics(ranked, relevant)
+        first = next((i + 1 for i, d in enumerate(ranked) if d in relevant), None)
+        retriever.reset()
+        draft = draft_reply(ticket, retriever, settings)
+        row = measure_draft(draft, retriever.retrieved, relevant, references=item.get("references", ()),
+                            embedder=kb.embedder, checker=checker)
+        rows.append({"id": item["id"], "query": item["text"], "expected_risk": item.get("risk", "normal"),
+                     "expected_categories": item.get("risk_categories", []), "first_relevant_rank": first,
+                     "retrieved": ranked[:5], "retrieved_titles": [h.title for h in hits[:5]],
+                     **{f"retrieval_{k}": v for k, v in retrieval.items()}, **row})
+        if on_ticket is not None:
+            on_ticket(done, len(tickets))
+    with_relevant = [r for r in rows if r["relevant"]]
+    n = len(with_relevant) or 1
+    retrieval_summary = {key: round(sum(r[f"retrieval_{key}"] for r in with_relevant) / n, 4)
+                         for key in ("hit@5", "recall@5", "mrr@10")}
+    retrieval_summary["queries"] = len(with_relevant)
+    return {"kind": "demo", "tickets": len(rows), "retrieval": retrieval_summary,
+            "drafts": summarise_rows(rows), "risk": _risk_metrics(rows), "per_ticket": rows}
+
+
+def metric_value(result: dict, name: str) -> float | None:
+    """A metric of a demo result by dotted name (``"retrieval.hit@5"``)."""
+    section, _, key = name.partition(".")
+    return result.get(section, {}).get(key)
+
+
+def check_thresholds(result: dict, thresholds: dict[str, tuple[str, float]] = DEMO_THRESHOLDS) -> list[str]:
+    """Human-readable failures of ``result`` against ``thresholds`` (empty when all pass).
+
+    A metric that could not be measured (``None``) fails: a silent gap must not pass CI.
+    """
+    failures = []
+    for name, (kind, bound) in thresholds.items():
+        value = metric_value(result, name)
+        if value is None:
+            failures.append(f"{name}: not measured")
+        elif kind == "min" and value < bound:
+            failures.append(f"{name} = {value:.3f} is below the floor {bound:.2f}")
+        elif kind == "max" and value > bound:
+            failures.append(f"{name} = {value:.3f} is above the ceiling {bound:.2f}")
+    return failures
