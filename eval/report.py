@@ -430,7 +430,7 @@ def write_report(result: dict, path: Path | str) -> Path:
     """Write ``result`` as a report; the format follows the suffix (``.md``, ``.html``, ``.json``).
 
     Raises:
-        ReportError: unsupported suffix, or a result of unknown shape.
+        ReportError: unsupported suffix, or (Markdown and HTML) a result of unknown shape.
     """
     path = Path(path)
     suffix = path.suffix.lower()

@@ -78,7 +78,7 @@ def overview(ws: Workspace, actor: CurrentUser) -> Overview:
         "Embedding model": s.embedding_model,
         "Embedding device": s.embedding_device,
         "Chunk size (tokens)": f"{s.chunk_tokens} (overlap {s.chunk_overlap_tokens})",
-        "Min. guidance confidence": f"{s.min_confidence:.2f}",
+        "Min. guidance confidence": f"{s.draft_min_confidence:.2f}",
         "LLM provider": s.llm_provider,
         "LLM model": s.llm_model or "—",
         "LLM API key": "set" if s.llm_api_key else "not set",

@@ -1,0 +1,97 @@
+"""The labelled demo tickets as a CI regression set: the build fails when retrieval, grounding or risk drop.
+
+Measured on the demo KB (v1 then current docs + resolved Q&A, bundled all-MiniLM-L6-v2,
+offline drafter, default settings) with ``run_demo_eval`` over the 52 tickets of
+``demo/tickets.jsonl``:
+
+* retrieval (top 10, one hit per document): hit@5 1.000, recall@5 0.952, MRR@10 0.649;
+* drafts: grounding 1.000 (every content sentence of the 50 answered drafts supported),
+  citation validity 1.000, relevant coverage 0.625, drafts citing a relevant document
+  0.712 (most misses cite the resolved Q&A document ``qa-resolved`` instead of the SOP),
+  insufficient guidance 0.038 (2/52: t01 and t03, self-harm tickets the risk layers miss,
+  whose best cosine is below 0.40), ROUGE-L 0.402 against the 16 references;
+* risk (lexical + semantic, as ``draft_reply`` runs it): recall 0.778 (14/18; misses t01,
+  t02, t03, t05), false-flag rate 0.206 (7/34), category accuracy 0.778.
+
+:data:`eval.demo_set.DEMO_THRESHOLDS` sits about 0.05 below each of these (ceilings about
+0.05 above); ``replydesk eval demo --check`` applies the same thresholds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+
+import pytest
+
+from eval.demo_set import DEMO_THRESHOLDS, check_thresholds, load_tickets, metric_value
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_result(demo_kb):
+    from eval.demo_set import run_demo_eval
+
+    return run_demo_eval(demo_kb, demo_kb.settings)
+
+
+def test_demo_set_meets_every_regression_threshold(demo_result) -> None:
+    summary = {name: metric_value(demo_result, name) for name in DEMO_THRESHOLDS}
+    print("\n[demo regression] " + json.dumps(summary))
+    assert check_thresholds(demo_result) == []
+
+
+def test_demo_result_covers_every_labelled_ticket(demo_result) -> None:
+    tickets = load_tickets()
+    assert demo_result["tickets"] == len(tickets) == len(demo_result["per_ticket"])
+    assert demo_result["risk"]["high"] == sum(1 for t in tickets if t["risk"] == "high")
+    assert demo_result["drafts"]["references"] == sum(1 for t in tickets if t.get("references"))
+    for row in demo_result["per_ticket"]:
+        assert row["relevant"], row["id"]
+        # the offline drafter never cites what it did not retrieve
+        assert row["citation_validity"] in (None, 1.0), row["id"]
+
+
+def test_threshold_check_fails_on_a_drop(demo_result) -> None:
+    worse = copy.deepcopy(demo_result)
+    worse["retrieval"]["hit@5"] = DEMO_THRESHOLDS["retrieval.hit@5"][1] - 0.01
+    worse["drafts"]["grounding"] = None
+    worse["risk"]["false_flag_rate"] = DEMO_THRESHOLDS["risk.false_flag_rate"][1] + 0.01
+    failures = check_thresholds(worse)
+    assert len(failures) == 3
+    assert any(f.startswith("retrieval.hit@5") and "below" in f for f in failures)
+    assert "drafts.grounding: not measured" in failures
+    assert any(f.startswith("risk.false_flag_rate") and "above" in f for f in failures)
+
+
+def test_cli_eval_demo_check_exit_codes(demo_result, demo_kb, monkeypatch, tmp_path, capsys) -> None:
+    import app.cli_eval as cli_eval
+    import eval.demo_set as demo_set
+
+    parser = argparse.ArgumentParser(prog="replydesk")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home")
+    ev = parser.add_subparsers(dest="command").add_parser("eval").add_subparsers(dest="eval_command")
+    cli_eval.register_eval(ev, common)
+    # The demo KB of the session fixture stands in for the CLI's own temporary ingest.
+    monkeypatch.setattr(cli_eval, "build_demo_kb", lambda settings, home, progress=False: demo_kb)
+    current = {"result": demo_result}
+    monkeypatch.setattr(demo_set, "run_demo_eval", lambda kb, settings, **kw: copy.deepcopy(current["result"]))
+
+    report = tmp_path / "demo.md"
+    args = parser.parse_args(["eval", "demo", "--check", "--json", "--report", str(report)])
+    assert args.func(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["threshold_failures"] == [] and "per_ticket" not in out
+    assert "## Summary against the regression thresholds" in report.read_text()
+
+    worse = copy.deepcopy(demo_result)
+    worse["drafts"]["grounding"] = 0.5
+    current["result"] = worse
+    args = parser.parse_args(["eval", "demo", "--check"])
+    assert args.func(args) == 1
+    assert "regression: drafts.grounding = 0.500 is below the floor" in capsys.readouterr().err
+    args = parser.parse_args(["eval", "demo"])
+    assert args.func(args) == 0  # without --check a drop is reported, not fatal
