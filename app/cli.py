@@ -164,7 +164,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     except DatasetError as exc:
         return _fail(str(exc), 1)
     if args.report:
-        Path(args.report).write_text(json.dumps(result, indent=2, default=str))
+        from eval.report import ReportError, write_report
+
+        try:
+            write_report(result, args.report)
+        except (ReportError, OSError) as exc:
+            return _fail(f"{args.report}: cannot write the report ({exc})", 1)
     summary = {k: v for k, v in result.items() if k != "per_query"}
     if args.json:
         _print_json(summary)
@@ -236,11 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--dataset", required=True, type=Path)
     e.add_argument("--config", action="append", help="bm25 | dense | rrf | hybrid (repeatable)")
     e.add_argument("--json", action="store_true")
-    e.add_argument("--report", type=Path, help="write the full result (with per-query rows) as JSON")
+    e.add_argument("--report", type=Path, help="write a report with per-query rows (.md, .html or .json)")
     e.set_defaults(func=cmd_eval)
 
     from app import cli_app, cli_draft
+    from app.cli_eval import register_eval
 
+    register_eval(ev, common)
     cli_draft.register(sub, common)
     cli_app.register(sub, common)
     return parser

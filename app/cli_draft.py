@@ -39,13 +39,9 @@ def cmd_draft(args: argparse.Namespace) -> int:
     kb = KnowledgeBase(settings)
     kb.ensure_lexical()
     options = DraftOptions(tone=args.tone, length=args.length, language=args.language)
-    gap_log = None
-    try:  # the records store is optional: drafting works without it
-        from kb.records import RecordsStore  # type: ignore[import-not-found]
+    from kb.records import RecordsStore
 
-        gap_log = RecordsStore(settings)
-    except Exception:
-        gap_log = None
+    gap_log = RecordsStore(settings.records_url)
     draft = draft_reply(Ticket(text=text, context=context), Retriever(kb), settings, options, gap_log=gap_log)
     if args.json:
         print(json.dumps(draft.to_dict(), indent=2, ensure_ascii=False))

@@ -236,7 +236,9 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
      r"|\bbetter off dead\b|\bbetter off without me\b", False),
     ("self_harm", "not_be_here", 1.0,
      r"\b(?:don'?t|do not|dont) want to (?:be here|be alive|live|exist)(?: anymore| any more)?\b"
-     r"|\b(?:won'?t|will not|wont|not going to|not gonna) be (?:around|here|alive)(?: much)? (?:much )?(?:longer|anymore|tomorrow)\b"
+     r"|\b(?:won'?t|will not|wont|not going to|not gonna) be (?:around|here|alive)(?: much)? (?:much )?(?:longer|anymore|tomorrow|to see)\b"
+     r"|\b(?:already )?(?:said|saying|say|written|wrote|writing) (?:my )?goodbyes? (?:to|for) (?:everyone|everybody|my (?:family|mom|mum|dad|"
+     r"sister|brother|parents|kids|children|wife|husband|partner|friends|best friend))\b"
      r"|\b(?:no reason|what'?s the point|whats the point|no point|the point) (?:to|of|in) (?:living|live|life|being alive|going on|keep going|waking up)\b|\bcan'?t (?:go on|do this) anymore\b"
      r"|\bnobody would (?:even )?(?:notice|care|miss me) if i (?:was|were|died|disappeared)\b"
      r"|\bwish(?:es|ed)? (?:i|he|she|they) (?:was|were|had) never (?:been )?born\b|\b(?:talk\w* about|thinking about|think about|want to|going to|gonna|wanna) end(?:ing)? (?:things|it all)\b"
@@ -245,10 +247,19 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
     ("self_harm", "method", 1.0,
      r"\b(?:take|taking|took|swallow(?:ed|ing)?|overdos(?:e|ed|ing)(?: on)?) (?:all )?(?:of )?(?:my|the|her|his) "
      r"(?:pills|meds|medication|tablets|sleeping pills)\b|\boverdos(?:e|ed|ing)\b|\bjump(?:ing)? off (?:a|the|my) "
+     # Standard warning-sign phrasing: an amount of medication taken at once.
+     r"(?:bridge|roof|building)\b|\b(?:took|taken|swallowed|swallowing|taking) (?:a |the |all the |so many |too many )?"
+     r"(?:whole |entire |full )?(?:bottle|box|packet|pack|handful|lot|bunch|load)s? of (?:\w+ )?(?:pills|tablets|meds|medication|"
+     r"painkillers|paracetamol|tylenol|sleeping pills)\b|\b(?:took|swallowed) too many (?:pills|tablets|meds)\b|\bjump(?:ing)? off (?:a|the|my) "
      r"(?:bridge|roof|building)\b|\bself[- ]?harm(?:ing|ed)?\b(?! (?:prevention|awareness|policy|content|guidelines|rules|topics?|videos?))",
      True),
     ("self_harm", "hopeless", 0.5,
-     r"\b(?:hopeless|worthless|no way out|give up on everything|can'?t take it anymore|nothing left to live for)\b", True),
+     r"\b(?:hopeless|worthless|no way out|give up on everything|can'?t take it anymore|nothing left to live for)\b"
+     r"|\b(?:what'?s|whats|what is) the point(?: of (?:anything|it all|trying))? any ?more\b", True),
+    # Weak alone (a creator may simply quit); with a hopelessness cue it is a farewell.
+    ("self_harm", "final_post", 0.5,
+     r"\b(?:this|it) (?:will|'?ll|is going to|gonna) be my (?:very )?last (?:video|post|stream|live|upload|message)\b"
+     r"|\bmy (?:very )?last (?:video|post|stream|message) ever\b", True),
     # ---- violent_threat ---------------------------------------------------------
     ("violent_threat", "will_harm", 1.0,
      rf"\b{_WILL} (?:\w+ ){{0,2}}(?:kill|murder|stab|shoot|hurt|beat up|beat the \w+ out of|attack|strangle|burn down|burn|torch|set fire to|bomb|blow up) "
@@ -267,11 +278,12 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
     ("violent_threat", "weapon", 0.5,
      r"\bwith (?:a|my) (?:gun|knife|rifle|bat|weapon|machete)\b|\b(?:bring|bringing) (?:a|my) (?:gun|knife|weapon)\b", True),
     ("violent_threat", "come_to", 0.5,
-     r"\b(?:come|coming|show up|showing up|turn up) (?:to|at) (?:your|the) (?:hq|office|offices|headquarters|house|home|building)\b"
+     r"\b(?:come|coming|show up|showing up|turn up|go|going) (?:to|at|down to) (?:your|the) (?:\w+ )?(?:hq|office|offices|headquarters|house|home|building)\b"
+     r"|\bi know (?:exactly )?where (?:it|your office|the office|you guys) (?:is|are)\b"
      r"|\bfind where (?:your|you) (?:office|live|work|hq)\b|\bwhere your office is\b", True),
     ("violent_threat", "pay_regret", 0.5,
-     r"\b(?:you(?:'ll| will)|gonna|going to) (?:pay for this|regret (?:this|it)|make you (?:regret|pay))\b"
-     r"|\bmake you (?:regret|pay)\b|\bpay for this\b", True),
+     r"\b(?:you(?:'ll| will)|you all|y'?all|gonna|going to) (?:all )?(?:pay for (?:this|it)|regret (?:this|it)|make you (?:regret|pay))\b"
+     r"|\bmake you (?:regret|pay)\b|\bpay for (?:this|it)\b", True),
     # ---- child_safety -----------------------------------------------------------
     ("child_safety", "csam", 1.0,
      r"\b(?:csam|cp|child porn(?:ography)?|child sexual abuse|child abuse|abused child|groom(?:ing|ed|er|s)?|pedo(?:phile)?s?|"
