@@ -44,7 +44,7 @@ W_COSINE, W_LEXICAL, W_USER_FACING, W_RANK = 0.55, 0.25, 0.15, 0.10
 #: Candidates below this score are not worth adding outside the anchor passage.
 MIN_EXTRA_SCORE = 0.35
 #: Sentences scored with the embedder (the rest are cut by cheap signals first).
-SHORTLIST = 14
+SHORTLIST = 8
 REDUNDANT_COSINE = 0.8
 
 _SPECIALIST_TALK = re.compile(
