@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from ingest.chunking import Chunker
-from ingest.language import detect_language
+from kb.language import detect_language
 from ingest.loaders import SUPPORTED_EXTENSIONS, LoadedFile, LoadError, is_sidecar, load_file, read_sidecar
 from kb.knowledge_base import KnowledgeBase
 from kb.types import DOC_TYPES, Chunk, DocumentMeta, IngestFailure, IngestReport

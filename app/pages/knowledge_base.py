@@ -63,20 +63,16 @@ with docs_tab:
             if doc["review_status"] in ("overdue", "due soon"):
                 st.warning(f"Review {REVIEW_LABELS[doc['review_status']].lower()}: {doc['review_by']}",
                            icon=":material/history:")
-            if doc["status"] == "active":
-                if st.button("Retire document", icon=":material/archive:", key=f"retire_{doc_id}",
-                             help="Removes it from search; its history is kept and it can be restored."):
-                    with ui.service_errors():
-                        version = knowledge.set_retired(ws, user, doc_id, True)
-                        ui.flash(f"Retired {doc_id} v{version}.")
-                        st.rerun()
-            else:
-                if st.button("Restore document", icon=":material/unarchive:", key=f"restore_{doc_id}",
-                             type="primary"):
-                    with ui.service_errors():
-                        version = knowledge.set_retired(ws, user, doc_id, False)
-                        ui.flash(f"Restored {doc_id} v{version}.")
-                        st.rerun()
+            retire = doc["status"] == "active"
+            label, icon, done = (("Retire document", ":material/archive:", "Retired") if retire
+                                 else ("Restore document", ":material/unarchive:", "Restored"))
+            if st.button(label, icon=icon, key=f"{'retire' if retire else 'restore'}_{doc_id}",
+                         type="secondary" if retire else "primary",
+                         help="Removes it from search; its history is kept and it can be restored." if retire else None):
+                with ui.service_errors():
+                    version = knowledge.set_retired(ws, user, doc_id, retire)
+                    ui.flash(f"{done} {doc_id} v{version}.")
+                    st.rerun()
         versions = [v["version"] for v in history]
         if len(versions) >= 2:
             d1, d2, _ = st.columns([1, 1, 2])

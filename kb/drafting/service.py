@@ -120,9 +120,9 @@ def draft_reply(ticket: Ticket, retriever, settings: Settings, options: DraftOpt
 
     language = options.language or ticket.language
     if language is None:
-        from kb.drafting.language import detect_language
+        from kb.language import detect_language
 
-        language = detect_language(ticket.text)
+        language = detect_language(ticket.text, "en", min_chars=25)
     options = replace(options, language=language)
 
     # High risk: the category's own procedure (its user-facing template) leads the guidance.

@@ -71,6 +71,23 @@ def list_users(store: RecordsStore, actor: CurrentUser) -> list[UserRecord]:
     return store.list_users()
 
 
+def _admin_and_target(store: RecordsStore, actor: CurrentUser | None,
+                      username: str) -> tuple[CurrentUser | None, UserRecord]:
+    """Check the acting admin (``None`` = the CLI) and find the account acted on."""
+    if actor is not None:
+        actor = authorize(store, actor, "users.manage")
+    target = store.find_user(username)
+    if target is None:
+        raise AuthError(f"no user '{username}'")
+    return actor, target
+
+
+def _audit_user_change(store: RecordsStore, action: str, actor: CurrentUser | None, via: str,
+                       target: UserRecord, details: dict | None = None) -> None:
+    store.audit(action, user_id=actor.id if actor else None, username=actor.username if actor else via,
+                target=target.username, details=details)
+
+
 def _guard_last_admin(store: RecordsStore, target: UserRecord, *, new_role: str | None = None,
                       new_active: bool | None = None) -> None:
     loses_admin = target.role == "admin" and target.active and (
@@ -82,47 +99,32 @@ def _guard_last_admin(store: RecordsStore, target: UserRecord, *, new_role: str 
 def change_role(store: RecordsStore, actor: CurrentUser | None, username: str, role: str, *,
                 via: str = "app") -> UserRecord:
     """Change an account's role (admin in the app; ``actor=None`` only from the CLI)."""
-    if actor is not None:
-        actor = authorize(store, actor, "users.manage")
+    actor, target = _admin_and_target(store, actor, username)
     validate_role(role)
-    target = store.find_user(username)
-    if target is None:
-        raise AuthError(f"no user '{username}'")
     _guard_last_admin(store, target, new_role=role)
     record = store.update_user(target.id, role=role)
-    store.audit("user_set_role", user_id=actor.id if actor else None, username=actor.username if actor else via,
-                target=target.username, details={"from": target.role, "to": role})
+    _audit_user_change(store, "user_set_role", actor, via, target, {"from": target.role, "to": role})
     return record
 
 
 def set_active(store: RecordsStore, actor: CurrentUser | None, username: str, active: bool, *,
                via: str = "app") -> UserRecord:
     """Disable or re-enable an account (admin in the app; ``actor=None`` only from the CLI)."""
-    if actor is not None:
-        actor = authorize(store, actor, "users.manage")
-    target = store.find_user(username)
-    if target is None:
-        raise AuthError(f"no user '{username}'")
+    actor, target = _admin_and_target(store, actor, username)
     if actor is not None and target.id == actor.id and not active:
         raise AuthError("you cannot disable your own account")
     _guard_last_admin(store, target, new_active=active)
     record = store.update_user(target.id, active=active)
-    store.audit("user_enable" if active else "user_disable", user_id=actor.id if actor else None,
-                username=actor.username if actor else via, target=target.username)
+    _audit_user_change(store, "user_enable" if active else "user_disable", actor, via, target)
     return record
 
 
 def reset_password(store: RecordsStore, actor: CurrentUser | None, username: str, password: str, *,
                    via: str = "app") -> UserRecord:
     """Set a new password (admin in the app; ``actor=None`` only from the CLI)."""
-    if actor is not None:
-        actor = authorize(store, actor, "users.manage")
-    target = store.find_user(username)
-    if target is None:
-        raise AuthError(f"no user '{username}'")
+    actor, target = _admin_and_target(store, actor, username)
     record = store.update_user(target.id, password_hash=hash_password(password))
-    store.audit("user_reset_password", user_id=actor.id if actor else None,
-                username=actor.username if actor else via, target=target.username)
+    _audit_user_change(store, "user_reset_password", actor, via, target)
     return record
 
 

@@ -1,4 +1,4 @@
-"""Language detection for documents that do not declare one (lingua, offline)."""
+"""Language detection (lingua, offline) for documents that declare none and for tickets."""
 
 from __future__ import annotations
 
@@ -23,10 +23,13 @@ def _detector():
         return _DETECTOR
 
 
-def detect_language(text: str, default: str | None = None) -> str | None:
-    """ISO 639-1 code of ``text``'s language, or ``default`` when unsure or too short."""
-    sample = " ".join(text.split())[:2000]
-    if len(sample) < 20:
+def detect_language(text: str, default: str | None = None, *, min_chars: int = 20) -> str | None:
+    """ISO 639-1 code of ``text``'s language, or ``default`` when unsure or too short.
+
+    Short chatty text ("refund pls") cannot be detected reliably, hence ``min_chars``.
+    """
+    sample = " ".join((text or "").split())[:2000]
+    if len(sample) < min_chars:
         return default
     language = _detector().detect_language_of(sample)
     if language is None:
