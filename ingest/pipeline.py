@@ -32,6 +32,10 @@ from kb.types import DOC_TYPES, Chunk, DocumentMeta, IngestFailure, IngestReport
 
 #: Chunks encoded per step at most; large steps let the model sort by length across files.
 MAX_ENCODE_STEP = 2048
+#: Below this many chunks the encoder waits briefly for more (the reader is far faster
+#: than the model, so a short wait turns a first tiny batch into a well-sorted one).
+MIN_ENCODE_STEP = 256
+_FILL_WAIT_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -318,8 +322,12 @@ class Ingestor:
                     if n_chunks >= MAX_ENCODE_STEP:
                         break
                 try:
-                    # Take what is ready without waiting, so encoding starts as soon as there is work.
-                    item = work.get_nowait() if batch else work.get()
+                    if not batch:
+                        item = work.get()
+                    elif n_chunks < MIN_ENCODE_STEP:
+                        item = work.get(timeout=_FILL_WAIT_S)
+                    else:
+                        item = work.get_nowait()
                 except queue.Empty:
                     break
             if batch:

@@ -97,6 +97,9 @@ class Catalog:
     def __init__(self, url: str) -> None:
         self.url = url
         self._sessions: sessionmaker = session_factory(url)
+        self._engine = self._sessions.kw["bind"]
+        # A version's metadata never changes once written, so parsed copies can be kept.
+        self._meta_cache: dict[tuple[str, int], DocumentMeta] = {}
 
     def session(self) -> Session:
         """A new ORM session."""
@@ -105,9 +108,10 @@ class Catalog:
     # ---- reads ------------------------------------------------------------------
     def generation(self) -> int:
         """Counter bumped whenever the searchable set changes."""
-        with self.session() as session:
-            row = session.get(StateRow, "generation")
-            return row.value if row else 0
+        # Core query, not ORM: this runs on every search.
+        with self._engine.connect() as connection:
+            value = connection.execute(select(StateRow.value).where(StateRow.key == "generation")).scalar()
+            return value or 0
 
     def active_versions(self) -> dict[str, int]:
         """``doc_id -> active version`` for every searchable document."""
@@ -206,17 +210,22 @@ class Catalog:
             return [chunk_from_rows(c, metas[(c.doc_id, c.version)]) for c in rows]
 
     def chunks_by_id(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
-        """Look chunks up by id (any version)."""
+        """Look chunks up by id (any version); one query per 500 ids, metadata cached."""
         out: dict[str, Chunk] = {}
-        with self.session() as session:
-            metas: dict[tuple[str, int], DocumentMeta] = {}
+        with self._engine.connect() as connection:
             for start in range(0, len(chunk_ids), 500):
                 part = list(chunk_ids[start:start + 500])
-                for c in session.execute(select(ChunkRow).where(ChunkRow.chunk_id.in_(part))).scalars():
-                    key = (c.doc_id, c.version)
-                    if key not in metas:
-                        metas[key] = session.get(VersionRow, key).meta
-                    out[c.chunk_id] = chunk_from_rows(c, metas[key])
+                rows = connection.execute(
+                    select(ChunkRow.__table__, VersionRow.meta_json)
+                    .join(VersionRow, (VersionRow.doc_id == ChunkRow.doc_id) & (VersionRow.version == ChunkRow.version))
+                    .where(ChunkRow.chunk_id.in_(part))
+                )
+                for row in rows:
+                    key = (row.doc_id, row.version)
+                    meta = self._meta_cache.get(key)
+                    if meta is None:
+                        meta = self._meta_cache[key] = VersionRow(meta_json=row.meta_json).meta
+                    out[row.chunk_id] = chunk_from_rows(row, meta)
         return out
 
     def counts(self) -> dict[str, int]:

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     embedding_model_sha256: str | None = Field(
         default=None, description="Expected sha256 of model.safetensors for a custom model folder (optional)."
     )
-    embedding_batch_size: int = Field(default=64, ge=1, le=1024)
+    embedding_batch_size: int = Field(default=16, ge=1, le=1024, description="Measured best on 2 CPU cores (see benchmarks/README.md).")
     embedding_device: str = "cpu"
 
     # --- ingest ------------------------------------------------------------------

@@ -40,18 +40,6 @@ def title_tokens(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
-def _close(a: str, b: str) -> bool:
-    """Equal, or one edit (insert, delete, substitute, swap) apart for words of five letters or more."""
-    if a == b:
-        return True
-    if min(len(a), len(b)) < 5 or abs(len(a) - len(b)) > 1:
-        return False
-    from rapidfuzz.distance import OSA
-
-    # Optimal string alignment counts a swap of neighbours ("payuots") as one edit.
-    return OSA.distance(a, b, score_cutoff=1) <= 1
-
-
 @dataclass(frozen=True)
 class LinkedTitle:
     """A title the conversation names, with the evidence."""
@@ -92,6 +80,7 @@ class TitleLinker:
         self._anchor_max_df = max(2, int(0.02 * n))
         self._df = {token: len(ids) for token, ids in postings.items()}
         self._postings = dict(postings)
+        self._variant_cache: dict[str, list[str]] = {}
         self._vocab_by_len: dict[int, list[str]] = defaultdict(list)
         for token in self._postings:
             self._vocab_by_len[len(token)].append(token)
@@ -109,10 +98,21 @@ class TitleLinker:
             return [word]
         if len(word) < 5:
             return []
-        out = []
-        for length in (len(word) - 1, len(word), len(word) + 1):
-            out.extend(t for t in self._vocab_by_len.get(length, ()) if _close(word, t))
-        return out
+        cached = self._variant_cache.get(word)
+        if cached is None:
+            from rapidfuzz import process
+            from rapidfuzz.distance import OSA
+
+            pool = [t for length in (len(word) - 1, len(word), len(word) + 1)
+                    for t in self._vocab_by_len.get(length, ()) if len(t) >= 5]
+            # One edit at most (insert, delete, substitute, or a swap of neighbours: optimal
+            # string alignment), only for words of five letters or more; scanned in C.
+            cached = [match for match, _dist, _i in process.extract(word, pool, scorer=OSA.distance,
+                                                                    score_cutoff=1, limit=None)]
+            if len(self._variant_cache) > 50_000:
+                self._variant_cache.clear()
+            self._variant_cache[word] = cached
+        return cached
 
     def link(self, conversation: str) -> list[LinkedTitle]:
         """Titles named in ``conversation``, best first."""

@@ -11,7 +11,9 @@ version can never be returned, even while an ingest is mid-way.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Sequence
 
@@ -49,6 +51,19 @@ NAMED_CONFIGS: dict[str, RetrievalConfig] = {
 }
 
 
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _lexical_pool() -> ThreadPoolExecutor:
+    """One small shared worker pool per process for the lexical side of searches."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="replydesk-bm25")
+        return _POOL
+
+
 def parse_chunk_id(chunk_id: str) -> tuple[str, int]:
     """``(doc_id, version)`` encoded in a chunk id."""
     doc_id, version, _ordinal = chunk_id.rsplit("::", 2)
@@ -71,11 +86,13 @@ class Retriever:
                                                 entity_weight=settings.entity_weight,
                                                 turn_weight=settings.turn_weight)
         self._linkers = LinkerCache()
+        self._pool = _lexical_pool()
 
     def with_config(self, config: RetrievalConfig) -> "Retriever":
         """A retriever over the same knowledge base with another configuration."""
         other = Retriever(self.kb, config)
         other._linkers = self._linkers
+        other._pool = self._pool
         return other
 
     def search(self, query: str | Ticket, k: int = 5, filters: SearchFilters | None = None,
@@ -102,24 +119,33 @@ class Retriever:
             linked_titles = tuple(link.title for link in linker.link(plan.conversation))
         subqueries = [q for q in plan.subqueries if not q.linked or linked_titles]
         n = cfg.candidates
+        base = filters or SearchFilters()
+
+        def where(q) -> SearchFilters | None:
+            return replace(base, titles=linked_titles) if q.linked else filters
+
+        def lexical_lists() -> list[tuple[str, float, list[tuple[str, float]]]]:
+            return [(q.label, q.weight * cfg.bm25_weight, self.kb.lexical.search(tokenize(q.text), n, generation, where(q)))
+                    for q in subqueries if q.kind == "bm25"]
+
+        # BM25 runs beside the query embedding (torch releases the GIL), hiding its cost.
+        lexical_future = self._pool.submit(lexical_lists) if cfg.use_bm25 else None
         ranked_lists: list[tuple[str, float, list[tuple[str, float]]]] = []
         dense_scores: dict[str, float] = {}
         bm25_scores: dict[str, float] = {}
         dense_texts = list(dict.fromkeys(q.text for q in subqueries if q.kind == "dense"))
         vectors = dict(zip(dense_texts, self.kb.embedder.encode(dense_texts))) if dense_texts else {}
-        base = filters or SearchFilters()
         for q in subqueries:
-            where = replace(base, titles=linked_titles) if q.linked else filters
             if q.kind == "dense":
-                results = self.kb.vectors.query(vectors[q.text], n, where)
+                results = self.kb.vectors.query(vectors[q.text], n, where(q))
                 for cid, score in results:
                     dense_scores[cid] = max(dense_scores.get(cid, -1.0), score)
-            else:
-                results = self.kb.lexical.search(tokenize(q.text), n, generation, where)
+                ranked_lists.append((q.label, q.weight * cfg.dense_weight, results))
+        if lexical_future is not None:
+            for label, weight, results in lexical_future.result():
                 for cid, score in results:
                     bm25_scores[cid] = max(bm25_scores.get(cid, 0.0), score)
-            weight = q.weight * (cfg.dense_weight if q.kind == "dense" else cfg.bm25_weight)
-            ranked_lists.append((q.label, weight, results))
+                ranked_lists.append((label, weight, results))
 
         fused: dict[str, float] = defaultdict(float)
         sources: dict[str, list[str]] = defaultdict(list)

@@ -110,11 +110,10 @@ class VectorStore:
 
     def query(self, vector: np.ndarray, n: int, filters: SearchFilters | None = None) -> list[tuple[str, float]]:
         """Nearest chunks as ``(chunk_id, cosine similarity)``, best first."""
-        total = self.collection.count()
-        if total == 0:
-            return []
+        # Chroma clamps n_results to what is there (and answers an empty collection with no
+        # ids), so no count() round trip is needed on the hot path.
         result = self.collection.query(
-            query_embeddings=[vector], n_results=min(n, total), where=chroma_where(filters), include=["distances"]
+            query_embeddings=[vector], n_results=n, where=chroma_where(filters), include=["distances"]
         )
         ids = result["ids"][0]
         distances = result["distances"][0]
