@@ -98,7 +98,10 @@ def app_rss_probe(home: Path) -> None:
     tickets = [json.loads(line) for line in (DEMO / "tickets.jsonl").read_text().splitlines() if line.strip()]
     for t in tickets[:20]:
         draft_reply(Ticket(text=t["text"], context=t.get("context", "")), retriever, settings, DraftOptions())
-    print(round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
+    # VmHWM (peak RSS of this address space): ru_maxrss would carry the parent's peak over fork+exec.
+    status = Path("/proc/self/status").read_text()
+    peak_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+    print(round(peak_kb / 1024, 1))
 
 
 def measure_app_rss(home: Path) -> float:
