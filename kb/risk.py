@@ -818,11 +818,22 @@ class SemanticRiskLayer:
         """Evidence (one sentence each) for the categories this layer flags."""
         evidence = []
         for category, cos, benign, source, start, end in self.scores(text, context):
+            required = _SEMANTIC_REQUIRES.get(category)
+            if required is not None and not required.search(f"{context}\n{text}"):
+                continue
             if cos >= self.threshold and cos - benign >= self.margin:
                 body = text if source == "text" else context
                 evidence.append(RiskEvidence(category, body[start:end], start, end, source))
         return evidence
 
+
+#: Categories whose definition needs a concrete element the text must mention: a takeover
+#: is only "with financial loss" when money is talked about at all (a plain hacked account
+#: follows the ordinary recovery SOP).
+_SEMANTIC_REQUIRES: dict[str, re.Pattern] = {
+    "account_takeover_financial": re.compile(
+        rf"\b(?:{_MONEY_OBJ}|withdr\w*|payments?|paid|purchases?|transactions?|refunds?)", re.IGNORECASE),
+}
 
 _SEMANTIC_LAYERS: dict[int, SemanticRiskLayer] = {}
 

@@ -43,3 +43,12 @@ def test_semantic_evidence_points_at_text(embedder) -> None:
 
 def test_ordinary_ticket_stays_normal_with_embedder(embedder) -> None:
     assert assess_risk("How do I change my bank details for payouts?", embedder=embedder).level == "normal"
+
+
+def test_hacked_account_without_money_is_not_a_financial_takeover(embedder) -> None:
+    plain = assess_risk("Someone hacked my account yesterday and changed my email, I can't log in. Please help!",
+                        embedder=embedder)
+    assert "account_takeover_financial" not in plain.categories
+    drained = assess_risk("my account got hacked and they withdrew all my earnings to some other bank",
+                          embedder=embedder)
+    assert "account_takeover_financial" in drained.categories
