@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -22,8 +21,10 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 import numpy as np  # noqa: E402
+from common import machine, write_result  # noqa: E402
 
 from ingest.pipeline import Ingestor  # noqa: E402
 from kb.config import Settings  # noqa: E402
@@ -53,7 +54,7 @@ def main() -> None:
         tickets = [json.loads(line) for line in (REPO / "demo" / "tickets.jsonl").read_text().splitlines() if line]
         # Model, risk exemplars and language detector load on first use: not part of a draft.
         draft_reply(Ticket(text="warm up: when is my payout sent?"), retriever, settings, DraftOptions())
-        result = {"machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
+        result = {"machine": machine(),
                   "tickets": len(tickets)}
         for phase in ("cold", "warm"):
             rows = [draft_reply(Ticket(text=t["text"], context=t.get("context", "")), retriever, settings,
@@ -65,9 +66,7 @@ def main() -> None:
             }
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,7 @@ Usage: python benchmarks/ingest_benchmark.py [--copies N] [--out FILE]
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import resource
 import shutil
 import sys
@@ -23,7 +21,9 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
+from common import machine, write_result  # noqa: E402
 from ingest.loaders import split_front_matter  # noqa: E402
 from ingest.pipeline import Ingestor  # noqa: E402
 from kb.config import Settings  # noqa: E402
@@ -90,7 +90,7 @@ def main() -> None:
         raw_s = time.perf_counter() - started
 
         result = {
-            "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+            "machine": machine(),
             "corpus": {"files": n_files, "chunks": len(texts), "mean_tokens": round(sum(tokens) / len(tokens), 1),
                        "max_tokens": max(tokens)},
             "replydesk_ingest": {"seconds": round(ingest_s, 2), "chunks_per_s": round(len(texts) / ingest_s, 2),
@@ -119,9 +119,7 @@ def main() -> None:
         result["peak_rss_mb"] = round(peak_rss_mb(), 1)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import re
 import resource
@@ -30,8 +29,10 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 import numpy as np  # noqa: E402
+from common import machine, write_result  # noqa: E402
 
 from ingest.chunking import chunk_id  # noqa: E402
 from kb.config import Settings  # noqa: E402
@@ -134,7 +135,7 @@ def main() -> None:
 
     lc_embeddings = HuggingFaceEmbeddings(model_name=resolve_model(settings.embedding_model)[0],
                                           model_kwargs={"device": "cpu"})
-    results = {"machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()}, "sizes": {}}
+    results = {"machine": machine(), "sizes": {}}
     work = Path(tempfile.mkdtemp(prefix="replydesk-qbench-"))
     try:
         for size in args.sizes:
@@ -172,9 +173,7 @@ def main() -> None:
         results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    write_result(results, args.out)
 
 
 if __name__ == "__main__":

@@ -19,16 +19,16 @@ import re
 import sys
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Iterable, Sequence
 
 from ingest.chunking import Chunker
 from kb.language import detect_language
 from ingest.loaders import SUPPORTED_EXTENSIONS, LoadedFile, LoadError, is_sidecar, load_file, read_sidecar
 from kb.knowledge_base import KnowledgeBase
-from kb.types import DOC_TYPES, Chunk, DocumentMeta, IngestFailure, IngestReport
+from kb.types import DOC_TYPES, Chunk, DocumentMeta, IngestFailure, IngestReport, Section
 
 #: Chunks encoded per step at most; large steps let the model sort by length across files.
 MAX_ENCODE_STEP = 2048
@@ -375,8 +375,6 @@ def ingest_records(kb: KnowledgeBase, records: Iterable[tuple[str, str, str]], *
     """Ingest in-memory ``(doc_id, title, text)`` records, each one document (used by evaluation)."""
     sources = []
     for doc_id, title, text in records:
-        from kb.types import Section
-
         loaded = LoadedFile(sections=[Section(text=text)], raw_text=text)
         sources.append(Source(label=doc_id, doc_id=doc_id, loaded=loaded,
                               metadata={"title": title, "doc_type": doc_type, "language": language}))

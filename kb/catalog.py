@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import datetime, timezone
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from sqlalchemy import ForeignKey, Integer, String, Text, select, update, func
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker

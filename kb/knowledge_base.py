@@ -19,7 +19,7 @@ import numpy as np
 
 from kb.catalog import Catalog
 from kb.config import Settings
-from kb.embedder import SentenceTransformerEmbedder, TextEmbedder, get_embedder
+from kb.embedder import TextEmbedder, get_embedder
 from kb.lexical import LexicalIndex
 from kb.store import VectorStore, make_chroma_client
 from kb.types import Chunk, DocumentMeta
@@ -127,8 +127,3 @@ class KnowledgeBase:
                 self.rebuild_lexical()
             return version
 
-
-def open_knowledge_base(settings: Settings, *, client=None,
-                        embedder: SentenceTransformerEmbedder | None = None) -> KnowledgeBase:
-    """Open (creating if needed) the knowledge base of ``settings.home``."""
-    return KnowledgeBase(settings, client=client, embedder=embedder)

@@ -153,8 +153,3 @@ class LexicalIndex:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self._chunk_ids[i], float(scores[i])) for i in top if scores[i] > 0]
-
-    def size(self, generation: int) -> int:
-        """Number of indexed chunks."""
-        self._ensure_loaded(generation)
-        return len(self._chunk_ids)

@@ -15,9 +15,6 @@ import threading
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Sequence
-
-import numpy as np
 
 from kb.knowledge_base import KnowledgeBase
 from kb.lexical import tokenize
