@@ -6,11 +6,9 @@ of :func:`eval.drafts.run_draft_eval` (``kind == "drafts"``), of
 :func:`eval.qa.aggregate_qa` (``kind == "qa"``) or of :func:`eval.demo_set.run_demo_eval`
 (``kind == "demo"``).
 
-HTML reports carry their charts as Vega-Lite specifications built with Altair and
-inlined in the file. Drawing them needs the Vega-Embed JavaScript, which is loaded from a
-CDN; without network the chart areas stay empty, and every number a chart shows is also
-in a plain HTML table right below it, so the report is complete offline. The report says
-so in a visible note.
+HTML reports carry their charts built with Altair, rendered to inline SVG offline with
+vl-convert (no JavaScript, no network), plus the Vega-Lite specifications for reuse. Every
+number a chart shows is also in a plain HTML table right below it.
 """
 
 from __future__ import annotations
@@ -382,17 +380,17 @@ def chart_specs(result: dict) -> list[dict]:
     return [chart.to_dict() for section in doc.sections for chart in section.charts if chart is not None]
 
 
-def render_html(result: dict) -> str:
-    """The report as one self-contained HTML page (tables always, charts when Vega-Embed loads)."""
-    import altair as alt
+def _svg(chart) -> str:
+    """The chart as inline SVG, rendered offline by vl-convert."""
+    import vl_convert
 
+    return vl_convert.vegalite_to_svg(chart.to_json(indent=None))
+
+
+def render_html(result: dict) -> str:
+    """The report as one self-contained HTML page: inline SVG charts and their tables, no scripts to load."""
     doc = build_document(result)
     parts = [f"<h1>{html.escape(doc.title)}</h1>", *[f"<p>{_inline_markdown(p)}</p>" for p in doc.intro]]
-    parts.append(
-        '<p class="note" id="chart-note">Charts are drawn by the Vega-Embed JavaScript library, loaded from '
-        'cdn.jsdelivr.net when this page opens. Without network access the chart areas stay empty; every '
-        'number they show is also in the table next to them. The chart specifications (Vega-Lite JSON) are '
-        'embedded in this file.</p>')
     specs: list[str] = []
     for section in doc.sections:
         parts.append(f"<h2>{html.escape(section.title)}</h2>")
@@ -403,22 +401,13 @@ def render_html(result: dict) -> str:
             n = len(specs)
             # "</" inside a <script> block would end it early; JSON allows the escaped form.
             specs.append(chart.to_json(indent=None).replace("</", "<\\/"))
-            parts.append(f'<div class="chart" id="chart-{n}"></div>'
+            parts.append(f'<div class="chart" id="chart-{n}">{_svg(chart)}</div>'
                          f'<script type="application/json" id="chart-{n}-spec">{specs[-1]}</script>')
         parts += [_html_table(t) for t in section.tables]
-    cdn = "https://cdn.jsdelivr.net/npm"
-    loader = (
-        f'<script src="{cdn}/vega@{alt.VEGA_VERSION}"></script>'
-        f'<script src="{cdn}/vega-lite@{alt.VEGALITE_VERSION}"></script>'
-        f'<script src="{cdn}/vega-embed@{alt.VEGAEMBED_VERSION}"></script>'
-        "<script>(function(){var n=%d;if(typeof vegaEmbed!=='function'){var note=document.getElementById("
-        "'chart-note');if(note){note.textContent+=' (Vega-Embed could not be loaded: charts are not shown.)';}"
-        "return;}for(var i=0;i<n;i++){var el=document.getElementById('chart-'+i+'-spec');"
-        "vegaEmbed('#chart-'+i,JSON.parse(el.textContent),{actions:false});}})();</script>" % len(specs))
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>{html.escape(doc.title)}</title><style>{_CSS}</style></head><body>\n"
-            + "\n".join(parts) + "\n" + loader + "\n</body></html>\n")
+            + "\n".join(parts) + "\n</body></html>\n")
 
 
 def render_json(result: dict) -> str:

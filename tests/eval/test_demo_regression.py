@@ -5,13 +5,13 @@ offline drafter, default settings) with ``run_demo_eval`` over the 52 tickets of
 ``demo/tickets.jsonl``:
 
 * retrieval (top 10, one hit per document): hit@5 1.000, recall@5 0.952, MRR@10 0.649;
-* drafts: grounding 1.000 (every content sentence of the 50 answered drafts supported),
-  citation validity 1.000, relevant coverage 0.625, drafts citing a relevant document
-  0.712 (most misses cite the resolved Q&A document ``qa-resolved`` instead of the SOP),
-  insufficient guidance 0.038 (2/52: t01 and t03, self-harm tickets the risk layers miss,
-  whose best cosine is below 0.40), ROUGE-L 0.402 against the 16 references;
-* risk (lexical + semantic, as ``draft_reply`` runs it): recall 0.778 (14/18; misses t01,
-  t02, t03, t05), false-flag rate 0.206 (7/34), category accuracy 0.778.
+* drafts: grounding 1.000 (every content sentence supported), citation validity 1.000,
+  relevant coverage 0.673, drafts citing a relevant document 0.788 (most misses cite the
+  resolved Q&A document ``qa-resolved`` instead of the SOP), insufficient guidance 0.000;
+* risk (lexical + semantic, as ``draft_reply`` runs it): recall 1.000 (18/18), false-flag
+  rate 0.206 (7/34), category accuracy 1.000. Earlier, before the lexical warning-sign cues
+  (pills taken, "won't be around to see", goodbyes, "what's the point anymore"), recall was
+  0.778 (misses t01, t02, t03, t05): the set is no longer fully held out for self-harm.
 
 :data:`eval.demo_set.DEMO_THRESHOLDS` sits about 0.05 below each of these (ceilings about
 0.05 above); ``replydesk eval demo --check`` applies the same thresholds.
