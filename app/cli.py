@@ -154,22 +154,20 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 # ---- eval -----------------------------------------------------------------------------
 def cmd_eval(args: argparse.Namespace) -> int:
+    from app.cli_eval import write_report_or_fail
     from eval.retrieval import DatasetError, run_retrieval_eval
+    from ingest.pipeline import ingest_records
 
     settings = _settings(args)
     configs = args.config or ["hybrid"]
     try:
-        result = run_retrieval_eval(args.dataset, settings, configs=configs,
+        result = run_retrieval_eval(args.dataset, settings, indexer=ingest_records, configs=configs,
                                     progress=not args.json and sys.stderr.isatty())
     except DatasetError as exc:
         return _fail(str(exc), 1)
-    if args.report:
-        from eval.report import ReportError, write_report
-
-        try:
-            write_report(result, args.report)
-        except (ReportError, OSError) as exc:
-            return _fail(f"{args.report}: cannot write the report ({exc})", 1)
+    failed = write_report_or_fail(result, args.report)
+    if failed is not None:
+        return failed
     summary = {k: v for k, v in result.items() if k != "per_query"}
     if args.json:
         _print_json(summary)

@@ -42,7 +42,7 @@ def _progress(label: str, enabled: bool):
     return show
 
 
-def _write_report(result: dict, path: Path | None) -> int | None:
+def write_report_or_fail(result: dict, path: Path | None) -> int | None:
     """Write the report; an exit code when that failed, ``None`` on success."""
     if path is None:
         return None
@@ -75,16 +75,17 @@ def cmd_eval_drafts(args: argparse.Namespace) -> int:
     """Draft every query of a BEIR folder and score the drafts."""
     from eval.drafts import run_draft_eval
     from eval.retrieval import DatasetError
+    from ingest.pipeline import ingest_records
 
     if args.limit is not None and args.limit < 1:
         return _fail("--limit must be at least 1")
     interactive = not args.json and sys.stderr.isatty()
     try:
-        result = run_draft_eval(args.dataset, _settings(args), limit=args.limit, progress=interactive,
-                                on_query=_progress("drafted", interactive))
+        result = run_draft_eval(args.dataset, _settings(args), indexer=ingest_records, limit=args.limit,
+                                progress=interactive, on_query=_progress("drafted", interactive))
     except DatasetError as exc:
         return _fail(str(exc), 1)
-    failed = _write_report(result, args.report)
+    failed = write_report_or_fail(result, args.report)
     if failed is not None:
         return failed
     if args.json:
@@ -109,7 +110,7 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
         result = aggregate_qa(RecordsStore(settings.records_url), by=by)
     except ValueError as exc:
         return _fail(str(exc), 2)
-    failed = _write_report(result, args.report)
+    failed = write_report_or_fail(result, args.report)
     if failed is not None:
         return failed
     if args.json:
@@ -158,7 +159,7 @@ def cmd_eval_demo(args: argparse.Namespace) -> int:
         result = run_demo_eval(kb, kb.settings, on_ticket=_progress("ticket", interactive))
     failures = check_thresholds(result)
     result["threshold_failures"] = failures
-    failed = _write_report(result, args.report)
+    failed = write_report_or_fail(result, args.report)
     if failed is not None:
         return failed
     if args.json:

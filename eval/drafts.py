@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+from eval.retrieval import CorpusIndexer
 from kb.config import Settings
 from kb.types import Hit, Ticket
 
@@ -416,9 +417,9 @@ def _judge_model(settings: Settings, judge):
     return make_chat_model(settings, streaming=False)
 
 
-def run_draft_eval(dataset_dir: Path | str, settings: Settings, *, limit: int | None = None, llm=None,
-                   judge=None, progress: bool = False, on_query: ProgressCallback | None = None,
-                   keep_home: Path | None = None) -> dict:
+def run_draft_eval(dataset_dir: Path | str, settings: Settings, *, indexer: CorpusIndexer,
+                   limit: int | None = None, llm=None, judge=None, progress: bool = False,
+                   on_query: ProgressCallback | None = None, keep_home: Path | None = None) -> dict:
     """Draft every query of a BEIR dataset with the product's ``draft_reply`` and score the drafts.
 
     The corpus is ingested into a temporary data home (:func:`eval.retrieval.build_eval_kb`).
@@ -433,6 +434,7 @@ def run_draft_eval(dataset_dir: Path | str, settings: Settings, *, limit: int | 
         progress: show the ingest progress bar.
         on_query: called with ``(done, total)`` after each draft.
         keep_home: ingest into this folder instead of a temporary one.
+        indexer: ingests the corpus (the CLI passes :func:`ingest.pipeline.ingest_records`).
 
     Returns:
         ``{"kind": "drafts", "dataset", "metrics", "per_query", "timings"}``.
@@ -452,7 +454,7 @@ def run_draft_eval(dataset_dir: Path | str, settings: Settings, *, limit: int | 
     with tempfile.TemporaryDirectory(prefix="replydesk-draft-eval-") as tmp:
         home = keep_home or Path(tmp)
         started = time.perf_counter()
-        kb, report = build_eval_kb(dataset, settings, home, progress=progress)
+        kb, report = build_eval_kb(dataset, settings, home, indexer=indexer, progress=progress)
         ingest_seconds = time.perf_counter() - started
         retriever = RecordingRetriever(Retriever(kb))
         checker = GroundingChecker(kb.embedder)

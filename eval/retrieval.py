@@ -15,10 +15,13 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from kb.config import Settings
 from kb.types import Ticket
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kb.types import IngestReport
 
 METRIC_KEYS = ("hit@5", "recall@5", "recall@10", "mrr@10", "ndcg@10")
 
@@ -105,14 +108,19 @@ def ticket_of(query: dict) -> Ticket:
     return Ticket(text=query.get("text", ""), context=query.get("context", "") or "")
 
 
-def build_eval_kb(dataset: BeirDataset, settings: Settings, home: Path, *, progress: bool = False):
-    """Ingest the corpus into ``home``; returns ``(knowledge base, ingest report)``."""
-    from ingest.pipeline import ingest_records
+#: Ingests ``(doc_id, title, text)`` records into a knowledge base and returns the report.
+#: The app passes :func:`ingest.pipeline.ingest_records`; ``eval`` itself imports only ``kb``.
+CorpusIndexer = Callable[..., "IngestReport"]
+
+
+def build_eval_kb(dataset: BeirDataset, settings: Settings, home: Path, *, indexer: CorpusIndexer,
+                  progress: bool = False):
+    """Ingest the corpus into ``home`` with ``indexer``; returns ``(knowledge base, ingest report)``."""
     from kb.knowledge_base import KnowledgeBase
 
     kb = KnowledgeBase(settings.with_home(home).model_copy(update={"chroma_host": None, "database_url": None}))
-    report = ingest_records(kb, ((str(e["_id"]), e.get("title") or str(e["_id"]), e["text"]) for e in dataset.corpus),
-                            progress=progress)
+    report = indexer(kb, ((str(e["_id"]), e.get("title") or str(e["_id"]), e["text"]) for e in dataset.corpus),
+                     progress=progress)
     return kb, report
 
 
@@ -141,9 +149,12 @@ def evaluate_retriever(retriever, dataset: BeirDataset, *, k: int = 10) -> dict:
     return {"metrics": summary, "per_query": per_query}
 
 
-def run_retrieval_eval(dataset_dir: Path | str, settings: Settings, *, configs: Sequence[str] = ("hybrid",),
-                       progress: bool = False, keep_home: Path | None = None) -> dict:
+def run_retrieval_eval(dataset_dir: Path | str, settings: Settings, *, indexer: CorpusIndexer,
+                       configs: Sequence[str] = ("hybrid",), progress: bool = False,
+                       keep_home: Path | None = None) -> dict:
     """Evaluate one or more named retrieval configurations on a BEIR dataset.
+
+    ``indexer`` ingests the corpus (the CLI passes :func:`ingest.pipeline.ingest_records`).
 
     Returns:
         ``{"dataset", "configs": {name: metrics}, "per_query": {name: [...]}, "timings": {...}}``;
@@ -158,7 +169,7 @@ def run_retrieval_eval(dataset_dir: Path | str, settings: Settings, *, configs: 
     with tempfile.TemporaryDirectory(prefix="replydesk-eval-") as tmp:
         home = keep_home or Path(tmp)
         started = time.perf_counter()
-        kb, report = build_eval_kb(dataset, settings, home, progress=progress)
+        kb, report = build_eval_kb(dataset, settings, home, indexer=indexer, progress=progress)
         ingest_seconds = time.perf_counter() - started
         base = Retriever(kb)
         results, per_query = {}, {}

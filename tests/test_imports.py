@@ -36,3 +36,26 @@ def test_importing_the_core_loads_no_model():
     code = "import kb.retrieval, kb.embedder, ingest.pipeline, sys; assert 'torch' not in sys.modules, 'torch loaded'"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+ALLOWED = {"kb": set(), "ingest": {"kb"}, "eval": {"kb"}}
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_one_way_imports_including_lazy_ones(package):
+    """Static check: even imports inside functions follow app -> kb, ingest, eval; ingest -> kb; eval -> kb."""
+    import ast
+    from pathlib import Path
+
+    project = {"kb", "ingest", "eval", "app"}
+    root = Path(__file__).resolve().parents[1] / package
+    bad = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            for name in names:
+                top = name.split(".")[0]
+                if top in project and top != package and top not in ALLOWED[package]:
+                    bad.append(f"{path.relative_to(root.parent)}:{node.lineno} imports {name}")
+    assert not bad, bad

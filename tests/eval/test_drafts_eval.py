@@ -9,6 +9,8 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
+from ingest.pipeline import ingest_records
+
 from eval.drafts import (
     Faithfulness,
     judge_faithfulness,
@@ -198,7 +200,7 @@ def test_offline_draft_eval_on_a_tiny_beir_folder(tmp_path, embedder) -> None:
     from eval.drafts import run_draft_eval
 
     seen = []
-    result = run_draft_eval(write_beir(tmp_path / "tiny"), make_settings(tmp_path / "home"),
+    result = run_draft_eval(write_beir(tmp_path / "tiny"), make_settings(tmp_path / "home"), indexer=ingest_records,
                             on_query=lambda done, total: seen.append((done, total)))
     m = result["metrics"]
     assert result["kind"] == "drafts" and result["dataset"] == "tiny" and seen[-1] == (3, 3)
@@ -225,7 +227,8 @@ def test_llm_draft_eval_scores_invalid_citations_and_faithfulness(tmp_path, embe
                           "You will also get a bonus [9].\n\nBest wishes")]))
     judge = _fake('{"claims": ["Payouts to a new bank account are held for 14 days."]}',
                   '{"verdicts": [{"claim": "x", "verdict": 1}]}')
-    result = run_draft_eval(write_beir(tmp_path / "tiny"), make_settings(tmp_path / "home"), limit=1,
+    result = run_draft_eval(write_beir(tmp_path / "tiny"), make_settings(tmp_path / "home"),
+                            indexer=ingest_records, limit=1,
                             llm=drafter, judge=judge)
     row = result["per_query"][0]
     assert row["mode"] == "llm" and row["insufficient_guidance"] is False
@@ -258,7 +261,7 @@ def test_draft_eval_on_a_dstc10_subset(tmp_path, embedder) -> None:
     refs = [line for line in (source / "references.jsonl").open() if json.loads(line)["_id"] in wanted]
     (target / "references.jsonl").write_text("".join(refs))
 
-    result = run_draft_eval(target, make_settings(tmp_path / "home"), limit=10)
+    result = run_draft_eval(target, make_settings(tmp_path / "home"), indexer=ingest_records, limit=10)
     m = result["metrics"]
     print(f"\n[dstc10 subset: {len(subset)} FAQs, 10 queries] " + json.dumps(
         {k: m[k] for k in ("insufficient_guidance_rate", "citation_validity", "grounding", "relevant_coverage",
