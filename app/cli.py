@@ -162,7 +162,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     configs = args.config or ["hybrid"]
     try:
         result = run_retrieval_eval(args.dataset, settings, indexer=ingest_records, configs=configs,
-                                    progress=not args.json and sys.stderr.isatty())
+                                    split=args.split, progress=not args.json and sys.stderr.isatty())
     except DatasetError as exc:
         return _fail(str(exc), 1)
     failed = write_report_or_fail(result, args.report)
@@ -237,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev = p.add_subparsers(dest="eval_command", required=True)
     e = ev.add_parser("retrieval", parents=[common], help="BEIR-layout retrieval evaluation")
     e.add_argument("--dataset", required=True, type=Path)
+    e.add_argument("--split", help="qrels split (default: test, or the only one in qrels/)")
     e.add_argument("--config", action="append", help="bm25 | dense | rrf | hybrid (repeatable)")
     e.add_argument("--json", action="store_true")
     e.add_argument("--report", type=Path, help="write a report with per-query rows (.md, .html or .json)")

@@ -82,7 +82,7 @@ def cmd_eval_drafts(args: argparse.Namespace) -> int:
     interactive = not args.json and sys.stderr.isatty()
     try:
         result = run_draft_eval(args.dataset, _settings(args), indexer=ingest_records, limit=args.limit,
-                                progress=interactive, on_query=_progress("drafted", interactive))
+                                split=args.split, progress=interactive, on_query=_progress("drafted", interactive))
     except DatasetError as exc:
         return _fail(str(exc), 1)
     failed = write_report_or_fail(result, args.report)
@@ -192,6 +192,7 @@ def register_eval(eval_subparsers, common: argparse.ArgumentParser) -> None:
     e = eval_subparsers.add_parser("drafts", parents=[common], help="draft every query of a BEIR folder and "
                                                                     "score the drafts")
     e.add_argument("--dataset", required=True, type=Path)
+    e.add_argument("--split", help="qrels split (default: test, or the only one in qrels/)")
     e.add_argument("--limit", type=int, help="draft only the first N queries")
     e.add_argument("--json", action="store_true")
     e.add_argument("--report", type=Path, help="write a report: .md, .html or .json")

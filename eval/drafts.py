@@ -419,7 +419,8 @@ def _judge_model(settings: Settings, judge):
 
 def run_draft_eval(dataset_dir: Path | str, settings: Settings, *, indexer: CorpusIndexer,
                    limit: int | None = None, llm=None, judge=None, progress: bool = False,
-                   on_query: ProgressCallback | None = None, keep_home: Path | None = None) -> dict:
+                   on_query: ProgressCallback | None = None, keep_home: Path | None = None,
+                   split: str | None = None) -> dict:
     """Draft every query of a BEIR dataset with the product's ``draft_reply`` and score the drafts.
 
     The corpus is ingested into a temporary data home (:func:`eval.retrieval.build_eval_kb`).
@@ -447,7 +448,7 @@ def run_draft_eval(dataset_dir: Path | str, settings: Settings, *, indexer: Corp
     from kb.drafting.service import draft_reply
     from kb.retrieval import Retriever
 
-    dataset = load_beir(dataset_dir)
+    dataset = load_beir(dataset_dir, split)
     queries = dataset.queries[:limit] if limit else list(dataset.queries)
     judge_model = _judge_model(settings, judge)
     rows = []

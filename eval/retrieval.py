@@ -55,18 +55,35 @@ def _read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
-def load_beir(folder: Path | str, split: str = "test") -> BeirDataset:
+def _qrels_path(folder: Path, split: str | None) -> Path:
+    qrels_dir = folder / "qrels"
+    available = sorted(p.stem for p in qrels_dir.glob("*.tsv")) if qrels_dir.is_dir() else []
+    if split is None:
+        # BEIR's convention is "test"; a folder that ships only one split means that one.
+        split = "test" if "test" in available or len(available) != 1 else available[0]
+    path = qrels_dir / f"{split}.tsv"
+    if not path.is_file():
+        hint = f" (available splits: {', '.join(available)})" if available else ""
+        raise DatasetError(f"{path}: file not found{hint}")
+    return path
+
+
+def load_beir(folder: Path | str, split: str | None = None) -> BeirDataset:
     """Load a BEIR-layout folder.
+
+    Args:
+        folder: holds ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv``.
+        split: qrels split; by default ``test``, or the only split the folder has.
 
     Raises:
         DatasetError: a required file is missing or malformed.
     """
     folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"{folder}: dataset folder not found")
     corpus = _read_jsonl(folder / "corpus.jsonl")
     queries = _read_jsonl(folder / "queries.jsonl")
-    qrels_path = folder / "qrels" / f"{split}.tsv"
-    if not qrels_path.is_file():
-        raise DatasetError(f"{qrels_path}: file not found")
+    qrels_path = _qrels_path(folder, split)
     qrels: dict[str, dict[str, int]] = {}
     for n, line in enumerate(qrels_path.read_text(encoding="utf-8").splitlines(), start=1):
         parts = line.strip().split("\t")
@@ -151,7 +168,7 @@ def evaluate_retriever(retriever, dataset: BeirDataset, *, k: int = 10) -> dict:
 
 def run_retrieval_eval(dataset_dir: Path | str, settings: Settings, *, indexer: CorpusIndexer,
                        configs: Sequence[str] = ("hybrid",), progress: bool = False,
-                       keep_home: Path | None = None) -> dict:
+                       keep_home: Path | None = None, split: str | None = None) -> dict:
     """Evaluate one or more named retrieval configurations on a BEIR dataset.
 
     ``indexer`` ingests the corpus (the CLI passes :func:`ingest.pipeline.ingest_records`).
@@ -165,7 +182,7 @@ def run_retrieval_eval(dataset_dir: Path | str, settings: Settings, *, indexer: 
     unknown = [c for c in configs if c not in NAMED_CONFIGS]
     if unknown:
         raise DatasetError(f"unknown retrieval config(s) {', '.join(unknown)}; choose from {', '.join(NAMED_CONFIGS)}")
-    dataset = load_beir(dataset_dir)
+    dataset = load_beir(dataset_dir, split)
     with tempfile.TemporaryDirectory(prefix="replydesk-eval-") as tmp:
         home = keep_home or Path(tmp)
         started = time.perf_counter()

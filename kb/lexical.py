@@ -64,7 +64,9 @@ class LexicalIndex:
         self.folder = folder
         self._retriever = None
         self._chunk_ids: list[str] = []
-        self._fields: dict[str, list] = {}
+        self._fields: dict[str, list | np.ndarray] = {}
+        self._external: np.ndarray | None = None
+        self._by_title: dict[str, list[int]] | None = None
         self._generation = -1
         self._lock = threading.Lock()
 
@@ -106,14 +108,18 @@ class LexicalIndex:
                 return
             meta_file = self.folder / "meta.json"
             if not meta_file.is_file():
-                self._retriever, self._chunk_ids, self._fields = None, [], {}
+                self._retriever, self._chunk_ids, self._fields, self._by_title = None, [], {}, None
                 self._generation = generation
                 return
             import bm25s
 
             meta = json.loads(meta_file.read_text())
             self._chunk_ids = meta["chunk_ids"]
-            self._fields = meta["fields"]
+            # Arrays once per generation: converting 100k-long lists on every query costs milliseconds.
+            self._fields = {name: (values if name == "tags" else np.asarray(values))
+                            for name, values in meta["fields"].items()}
+            self._external = self._fields["audience"] != "internal" if "audience" in self._fields else None
+            self._by_title = None
             self._retriever = bm25s.BM25.load(str(self.folder / "bm25")) if self._chunk_ids else None
             self._generation = meta["generation"] if meta["generation"] == generation else generation
 
@@ -121,18 +127,51 @@ class LexicalIndex:
         if filters is None or filters.is_empty():
             return None
         n = len(self._chunk_ids)
+        if filters.titles:
+            mask = np.zeros(n, dtype=bool)
+            mask[self._positions_matching(filters)] = True
+            return mask
         mask = np.ones(n, dtype=bool)
         for name, wanted in (("doc_type", filters.doc_types), ("region", filters.regions),
-                             ("language", filters.languages), ("title", filters.titles)):
+                             ("language", filters.languages)):
             if wanted:
-                values = np.asarray(self._fields[name])
-                mask &= np.isin(values, list(wanted))
+                mask &= np.isin(self._fields[name], list(wanted))
         if filters.tags:
             wanted_tags = set(filters.tags)
             mask &= np.fromiter((bool(wanted_tags & set(t)) for t in self._fields["tags"]), dtype=bool, count=n)
         if not filters.include_internal:
-            mask &= np.asarray(self._fields["audience"]) != "internal"
+            mask &= self._external
         return mask
+
+    def _positions_matching(self, filters: SearchFilters) -> list[int]:
+        """Positions of the chunks that pass ``filters`` (which name ``titles``), via a title index."""
+        with self._lock:
+            if self._by_title is None:
+                by_title: dict[str, list[int]] = {}
+                for position, title in enumerate(self._fields.get("title", ())):
+                    by_title.setdefault(str(title), []).append(position)
+                self._by_title = by_title
+            by_title = self._by_title
+        positions = sorted(p for title in dict.fromkeys(filters.titles) for p in by_title.get(title, ()))
+        fields = self._fields
+        wanted_tags = set(filters.tags)
+        return [p for p in positions
+                if (not filters.doc_types or fields["doc_type"][p] in filters.doc_types)
+                and (not filters.regions or fields["region"][p] in filters.regions)
+                and (not filters.languages or fields["language"][p] in filters.languages)
+                and (not wanted_tags or wanted_tags & set(fields["tags"][p]))
+                and (filters.include_internal or fields["audience"][p] != "internal")]
+
+    def chunk_ids_matching(self, filters: SearchFilters, generation: int) -> list[str]:
+        """Ids of the indexed chunks that pass ``filters``, which must name ``titles``.
+
+        Looked up through a title index, so the cost follows the few named documents,
+        not the size of the knowledge base.
+        """
+        if not filters.titles:
+            raise ValueError("chunk_ids_matching needs filters.titles")
+        self._ensure_loaded(generation)
+        return [self._chunk_ids[p] for p in self._positions_matching(filters)]
 
     def search(self, query_tokens: list[str], n: int, generation: int,
                filters: SearchFilters | None = None) -> list[tuple[str, float]]:

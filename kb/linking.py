@@ -23,6 +23,8 @@ import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
+
 _QUALIFIER = re.compile(r"\s*\([^)]*\)\s*$")
 _TOKEN = re.compile(r"[a-z0-9]+")
 # Words too generic to name anything on their own: function words and number words
@@ -80,6 +82,9 @@ class TitleLinker:
         self._anchor_max_df = max(2, int(0.02 * n))
         self._df = {token: len(ids) for token, ids in postings.items()}
         self._postings = dict(postings)
+        # Vectorised pre-filter: a title is looked at only if the words present could cover it.
+        self._posting_arrays = {token: np.asarray(ids, dtype=np.int64) for token, ids in postings.items()}
+        self._totals = np.asarray([sum(self._idf[t] for t in tokens) for tokens in self._tokens], dtype=np.float64)
         self._variant_cache: dict[str, list[str]] = {}
         self._vocab_by_len: dict[int, list[str]] = defaultdict(list)
         for token in self._postings:
@@ -125,9 +130,13 @@ class TitleLinker:
                 continue
             for token in self._variants(word):
                 positions[token].append(position)
-        candidates: set[int] = set()
+        covered = np.zeros(len(self._titles), dtype=np.float64)
         for token in positions:
-            candidates.update(self._postings.get(token, ()))
+            ids = self._posting_arrays.get(token)
+            if ids is not None:
+                # A token occurs once per title's posting list, so fancy-index adding is exact.
+                covered[ids] += self._idf[token]
+        candidates = np.flatnonzero(covered >= self.min_coverage * self._totals - 1e-9).tolist()
         padded = f" {' '.join(words)} "
         links = []
         for index in candidates:

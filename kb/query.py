@@ -11,13 +11,23 @@ _SPACES = re.compile(r"\s+")
 # Fillers of spoken or chatty text carry no meaning and confuse both retrievers.
 _FILLERS = re.compile(r"\b(?:u+h+m*|u+m+|hm+|er+m*|ah+|mm+)\b", re.IGNORECASE)
 _REPEATS = re.compile(r"\b(\w+)( \1\b)+", re.IGNORECASE)
+# Letters said or typed one by one ("t v", "w i f i", "a c") form one word.
+_SPELLED = re.compile(r"\b[a-z](?: [a-z]\b)+", re.IGNORECASE)
+
+
+def _join_spelled(match: re.Match) -> str:
+    letters = match.group(0).split()
+    # "i a" and the like are words, not spelling.
+    return match.group(0) if set(l.lower() for l in letters) <= {"a", "i"} else "".join(letters)
 
 
 def normalise_query(text: str) -> str:
-    """Collapse whitespace, drop fillers and stutters ("i i guess" -> "i guess")."""
+    """Collapse whitespace, drop fillers and stutters ("i i guess" -> "i guess"), join
+    spelled-out letters ("t v" -> "tv")."""
     text = _FILLERS.sub(" ", text)
     text = _SPACES.sub(" ", text).strip()
-    return _REPEATS.sub(r"\1", text)
+    text = _REPEATS.sub(r"\1", text)
+    return _SPELLED.sub(_join_spelled, text)
 
 
 @dataclass(frozen=True)
@@ -47,8 +57,9 @@ def plan_query(ticket: Ticket, *, use_context: bool = True, turn_weight: float =
 
     The whole conversation (earlier turns + message) is the main query. With ``use_context``
     the message is also searched on its own (it says *what* is asked), and, when the
-    conversation names documents (``linked_weight`` > 0), the message is searched within
-    those documents.
+    conversation names documents (``linked_weight`` > 0), those documents are searched on
+    their own: lexically for the message (misheard words corrected to theirs), densely
+    with the conversation's vector.
     """
     turn = normalise_query(ticket.text)
     context = normalise_query(ticket.context or "")
@@ -64,5 +75,46 @@ def plan_query(ticket: Ticket, *, use_context: bool = True, turn_weight: float =
         plan.subqueries.append(SubQuery("bm25:turn", "bm25", turn, turn_weight))
     if use_context and linked_weight > 0:
         for kind in kinds:
-            plan.subqueries.append(SubQuery(f"{kind}:linked", kind, turn or conversation, linked_weight, linked=True))
+            # Dense reuses the conversation's vector: a second forward pass for the message
+            # would double the query's cost for one more hit in a hundred (dstc10).
+            text = conversation if kind == "dense" else (turn or conversation)
+            plan.subqueries.append(SubQuery(f"{kind}:linked", kind, text, linked_weight, linked=True))
     return plan
+
+
+_WORDS = re.compile(r"[a-z]+")
+
+
+def vocabulary_of(texts) -> frozenset[str]:
+    """Lower-case content words of four letters or more in ``texts``."""
+    from kb.lexical import STOPWORDS
+
+    return frozenset(w for text in texts for w in _WORDS.findall(text.lower()) if len(w) >= 4 and w not in STOPWORDS)
+
+
+def correct_to_vocabulary(text: str, vocabulary: frozenset[str] | set[str]) -> list[str]:
+    """Words of ``vocabulary`` that misheard or mistyped words of ``text`` most likely stand for.
+
+    Used on the few documents a ticket names, whose vocabulary is small, so a near miss
+    ("delver" -> "delivery", "dols" -> "dogs") is rarely a different word. A word of the text
+    that is already in the vocabulary, or shorter than four letters, is left alone; a
+    candidate must be one edit away (swaps count as one) or, for words of six letters or
+    more, share at least 80% of its letters in order.
+    """
+    from rapidfuzz import process
+    from rapidfuzz.distance import OSA, Indel
+
+    if not vocabulary:
+        return []
+    pool = list(vocabulary)
+    corrections: list[str] = []
+    for word in dict.fromkeys(_WORDS.findall(text.lower())):
+        if len(word) < 4 or word in vocabulary:
+            continue
+        near = [m for m, _d, _i in process.extract(word, pool, scorer=OSA.distance, score_cutoff=1, limit=None)
+                if len(m) >= 4]
+        if len(word) >= 6:
+            near += [m for m, _s, _i in process.extract(word, pool, scorer=Indel.normalized_similarity,
+                                                         score_cutoff=0.8, limit=None)]
+        corrections.extend(dict.fromkeys(near))
+    return corrections

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from kb.knowledge_base import KnowledgeBase
 from kb.lexical import tokenize
 from kb.linking import LinkerCache
-from kb.query import plan_query
+from kb.query import correct_to_vocabulary, plan_query, vocabulary_of
 from kb.types import Hit, SearchFilters, Ticket
 
 
@@ -47,6 +47,16 @@ NAMED_CONFIGS: dict[str, RetrievalConfig] = {
     "hybrid": RetrievalConfig(name="hybrid"),
 }
 
+
+# Documents a ticket names are searched in memory; a cap keeps that cheap even when a title
+# is shared by a very long document.
+_LINKED_SCOPE_CHUNKS = 2000
+
+
+@dataclass(frozen=True)
+class _LinkedScope:
+    chunk_ids: tuple[str, ...]
+    vocabulary: frozenset[str]  # spelling correction is only safe within a few documents' words
 
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
@@ -83,14 +93,29 @@ class Retriever:
                                                 entity_weight=settings.entity_weight,
                                                 turn_weight=settings.turn_weight)
         self._linkers = LinkerCache()
+        self._linked_scopes: dict[tuple[int, SearchFilters], _LinkedScope] = {}
         self._pool = _lexical_pool()
 
     def with_config(self, config: RetrievalConfig) -> "Retriever":
         """A retriever over the same knowledge base with another configuration."""
         other = Retriever(self.kb, config)
         other._linkers = self._linkers
+        other._linked_scopes = self._linked_scopes
         other._pool = self._pool
         return other
+
+    def _linked_scope(self, generation: int, filters: SearchFilters) -> "_LinkedScope":
+        """The chunks of the documents a ticket names (within ``filters``) and their words."""
+        key = (generation, filters)
+        scope = self._linked_scopes.get(key)
+        if scope is None:
+            chunk_ids = self.kb.lexical.chunk_ids_matching(filters, generation)[:_LINKED_SCOPE_CHUNKS]
+            vocabulary = vocabulary_of(c.text for c in self.kb.catalog.chunks_by_id(chunk_ids).values())
+            scope = _LinkedScope(tuple(chunk_ids), vocabulary)
+            if len(self._linked_scopes) > 256:
+                self._linked_scopes.clear()
+            self._linked_scopes[key] = scope
+        return scope
 
     def search(self, query: str | Ticket, k: int = 5, filters: SearchFilters | None = None,
                *, dedupe_documents: bool = False) -> list[Hit]:
@@ -121,8 +146,16 @@ class Retriever:
         def where(q) -> SearchFilters | None:
             return replace(base, titles=linked_titles) if q.linked else filters
 
+        def tokens_of(q) -> list[str]:
+            tokens = tokenize(q.text)
+            if q.linked:
+                # Within the named documents a near-miss word almost surely means their word.
+                vocabulary = self._linked_scope(generation, where(q)).vocabulary
+                tokens += tokenize(" ".join(correct_to_vocabulary(q.text, vocabulary)))
+            return tokens
+
         def lexical_lists() -> list[tuple[str, float, list[tuple[str, float]]]]:
-            return [(q.label, q.weight * cfg.bm25_weight, self.kb.lexical.search(tokenize(q.text), n, generation, where(q)))
+            return [(q.label, q.weight * cfg.bm25_weight, self.kb.lexical.search(tokens_of(q), n, generation, where(q)))
                     for q in subqueries if q.kind == "bm25"]
 
         # BM25 runs beside the query embedding (torch releases the GIL), hiding its cost.
@@ -134,7 +167,12 @@ class Retriever:
         vectors = dict(zip(dense_texts, self.kb.embedder.encode(dense_texts))) if dense_texts else {}
         for q in subqueries:
             if q.kind == "dense":
-                results = self.kb.vectors.query(vectors[q.text], n, where(q))
+                if q.linked:
+                    # Scored in memory: a Chroma query filtered to a few titles scans the collection.
+                    scope = self._linked_scope(generation, where(q))
+                    results = self.kb.vectors.similarities(vectors[q.text], scope.chunk_ids)[:n]
+                else:
+                    results = self.kb.vectors.query(vectors[q.text], n, where(q))
                 for cid, score in results:
                     dense_scores[cid] = max(dense_scores.get(cid, -1.0), score)
                 ranked_lists.append((q.label, q.weight * cfg.dense_weight, results))

@@ -139,6 +139,6 @@ def test_cli_eval_qa_reads_the_store_of_home_and_writes_a_report(tmp_path, capsy
 def test_cli_eval_drafts_reports_a_missing_dataset(tmp_path, capsys) -> None:
     args = _eval_parser().parse_args(["eval", "drafts", "--dataset", str(tmp_path / "nope")])
     assert args.func(args) == 1
-    assert "corpus.jsonl: file not found" in capsys.readouterr().err
+    assert "nope: dataset folder not found" in capsys.readouterr().err
     args = _eval_parser().parse_args(["eval", "drafts", "--dataset", str(tmp_path), "--limit", "0"])
     assert args.func(args) == 2

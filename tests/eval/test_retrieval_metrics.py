@@ -20,3 +20,23 @@ def test_two_relevant_documents_recall_is_partial():
 def test_missing_files_are_named(tmp_path):
     with pytest.raises(DatasetError, match="corpus.jsonl: file not found"):
         load_beir(tmp_path)
+
+
+def _beir(folder, splits):
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text('{"_id": 1, "title": "", "text": "refunds"}\n{"_id": 2, "text": "payouts"}\n')
+    (folder / "queries.jsonl").write_text('{"_id": "q1", "text": "refund"}\n')
+    for split, rows in splits.items():
+        (folder / "qrels" / f"{split}.tsv").write_text("query-id\tcorpus-id\tscore\n" + rows)
+
+
+def test_the_only_split_is_used_and_zero_scores_are_not_relevant(tmp_path):
+    _beir(tmp_path, {"dev": "q1\t1\t1\nq1\t2\t0\n"})
+    assert load_beir(tmp_path).qrels == {"q1": {"1": 1}}
+
+
+def test_ambiguous_or_unknown_split_lists_what_exists(tmp_path):
+    _beir(tmp_path, {"dev": "q1\t1\t1\n", "train": "q1\t2\t1\n"})
+    with pytest.raises(DatasetError, match=r"test.tsv: file not found \(available splits: dev, train\)"):
+        load_beir(tmp_path)
+    assert load_beir(tmp_path, "train").qrels == {"q1": {"2": 1}}

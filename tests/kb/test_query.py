@@ -1,4 +1,4 @@
-from kb.query import normalise_query, plan_query
+from kb.query import correct_to_vocabulary, normalise_query, plan_query, vocabulary_of
 from kb.types import Ticket
 
 
@@ -13,3 +13,17 @@ def test_plan_uses_conversation_turn_and_linked_lists():
     assert labels["bm25:turn"].text == "when will it arrive" and labels["dense:linked"].linked
     naive = plan_query(Ticket(text="x y", context="a b"), use_context=False)
     assert [q.label for q in naive.subqueries] == ["dense", "bm25"]
+
+
+def test_spelled_out_letters_are_joined_but_words_are_not():
+    assert normalise_query("do they have t v or w i f i") == "do they have tv or wifi"
+    assert normalise_query("can i a") == "can i a"
+
+
+def test_near_misses_are_corrected_to_the_named_documents_words_only():
+    vocabulary = vocabulary_of(["Does Harbor Grill offer delivery service?", "Are dogs allowed?"])
+    assert correct_to_vocabulary("ok do they delver", vocabulary) == ["delivery"]
+    assert correct_to_vocabulary("accept reining dols", vocabulary) == ["dogs"]
+    # Known words, short words and words far from every vocabulary word stay as they are.
+    assert correct_to_vocabulary("is delivery ok for dog owners", vocabulary) == []
+    assert correct_to_vocabulary("anything", frozenset()) == []

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
-from ingest.pipeline import Ingestor
+from ingest.pipeline import Ingestor, ingest_records
 from kb.retrieval import NAMED_CONFIGS, Retriever
 from kb.types import SearchFilters, Ticket
 from tests.conftest import DEMO_KB
@@ -49,6 +50,27 @@ def test_conversation_names_the_document(small_kb):
     assert Retriever(small_kb).search(ticket, k=1)[0].doc_id == "sop-payouts"
 
 
+@pytest.fixture
+def venue_faq_kb(keyword_kb):
+    faqs = {"delivery": "Q: Does {v} offer delivery service? A: Yes, {v} delivers.",
+            "dogs": "Q: Are dogs allowed? A: Dogs are welcome at {v}.",
+            "tv": "Q: Is there a TV? A: {v} shows games on TV.",
+            "parking": "Q: Where do I park? A: Street parking only near {v}."}
+    records = [(f"{slug}:{key}", f"{venue} (restaurant)", text.format(v=venue))
+               for slug, venue in (("harbor", "Harbor Grill"), ("sunset", "Sunset Diner"))
+               for key, text in faqs.items()]
+    ingest_records(keyword_kb, records)
+    return keyword_kb
+
+
+@pytest.mark.parametrize("message, expected", [("ok do they delver", "harbor:delivery"),
+                                                ("do they accept reining dols", "harbor:dogs"),
+                                                ("do they have t v", "harbor:tv")])
+def test_misheard_question_is_matched_within_the_named_venue(venue_faq_kb, message, expected):
+    ticket = Ticket(text=message, context="the one i found is called harbor grill on the wharf")
+    assert Retriever(venue_faq_kb).search(ticket, k=1, dedupe_documents=True)[0].doc_id == expected
+
+
 def test_empty_knowledge_base_returns_nothing(keyword_kb):
     assert Retriever(keyword_kb).search("anything") == []
 
@@ -79,3 +101,24 @@ def test_superseded_demo_figures_are_never_retrieved(demo_kb):
     old_text = demo_kb.catalog.version_text("sop-payout-holds", 1)
     old_only = [h for h in hits if h.text in old_text and h.text not in demo_kb.catalog.version_text("sop-payout-holds", 2)]
     assert old_only == []
+
+
+def test_named_document_scope_honours_the_other_filters(small_kb):
+    generation, _ = small_kb.active_versions()
+    named = SearchFilters(titles=("Creator Fund payouts",))
+    all_ids = small_kb.lexical.chunk_ids_matching(named, generation)
+    external_ids = small_kb.lexical.chunk_ids_matching(replace(named, include_internal=False), generation)
+    assert len(all_ids) == 3 and len(external_ids) == 2 and set(external_ids) < set(all_ids)
+    assert small_kb.lexical.chunk_ids_matching(replace(named, regions=("US",)), generation) == []
+    ticket = Ticket(text="who reviews risk holds", context="question about creator fund payouts")
+    hits = Retriever(small_kb).search(ticket, k=10, filters=SearchFilters(include_internal=False))
+    assert hits and all(not h.is_internal for h in hits)
+
+
+def test_in_memory_similarities_rank_the_chunk_itself_first(small_kb):
+    generation, _ = small_kb.active_versions()
+    ids = small_kb.lexical.chunk_ids_matching(SearchFilters(titles=("Creator Fund payouts",)), generation)
+    stored = small_kb.vectors.collection.get(ids=[ids[-1]], include=["embeddings"])["embeddings"][0]
+    ranked = small_kb.vectors.similarities(stored, ids + ["no-such-chunk"])
+    assert [cid for cid, _ in ranked][0] == ids[-1] and abs(ranked[0][1] - 1.0) < 1e-5
+    assert len(ranked) == len(ids) and small_kb.vectors.similarities(stored, []) == []
