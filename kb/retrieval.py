@@ -51,12 +51,15 @@ NAMED_CONFIGS: dict[str, RetrievalConfig] = {
 # Documents a ticket names are searched in memory; a cap keeps that cheap even when a title
 # is shared by a very long document.
 _LINKED_SCOPE_CHUNKS = 2000
+# Spelling correction needs a small vocabulary: in long documents a near miss is often
+# a different real word.
+_CORRECTION_MAX_CHUNKS = 200
 
 
 @dataclass(frozen=True)
 class _LinkedScope:
     chunk_ids: tuple[str, ...]
-    vocabulary: frozenset[str]  # spelling correction is only safe within a few documents' words
+    vocabulary: frozenset[str]  # words to correct misheard ones to (empty for large scopes)
 
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
@@ -110,7 +113,9 @@ class Retriever:
         scope = self._linked_scopes.get(key)
         if scope is None:
             chunk_ids = self.kb.lexical.chunk_ids_matching(filters, generation)[:_LINKED_SCOPE_CHUNKS]
-            vocabulary = vocabulary_of(c.text for c in self.kb.catalog.chunks_by_id(chunk_ids).values())
+            vocabulary: frozenset[str] = frozenset()
+            if len(chunk_ids) <= _CORRECTION_MAX_CHUNKS:
+                vocabulary = vocabulary_of(c.text for c in self.kb.catalog.chunks_by_id(chunk_ids).values())
             scope = _LinkedScope(tuple(chunk_ids), vocabulary)
             if len(self._linked_scopes) > 256:
                 self._linked_scopes.clear()
