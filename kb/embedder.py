@@ -105,6 +105,7 @@ class SentenceTransformerEmbedder(Embeddings):
         self.device = device
         self._path, self._sha256 = resolve_model(model, sha256)
         self._model = None
+        self._known_words: frozenset[str] | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -157,6 +158,14 @@ class SentenceTransformerEmbedder(Embeddings):
     def max_tokens(self) -> int:
         """Token window beyond which the model truncates input."""
         return int(self.model.max_seq_length)
+
+    def known_words(self) -> frozenset[str]:
+        """Whole lower-case words of the tokenizer's vocabulary: a dictionary of real words
+        that comes with the model (so "night" is a word, "refnud" is a typo)."""
+        if self._known_words is None:
+            vocab = self.model.tokenizer.get_vocab()
+            self._known_words = frozenset(t for t in vocab if t.isascii() and t.isalpha() and t.islower())
+        return self._known_words
 
     def count_tokens(self, text: str) -> int:
         """Number of word-piece tokens in ``text`` (no special tokens)."""

@@ -27,6 +27,8 @@ STOPWORDS = frozenset("""
 a an and are as at be been but by can could did do does for from had has have he her his how i if in into is it its
 me my of on or our she so than that the their them then there these they this to too us was we were what when where
 which who will with would you your yours i'm it's that's there's um umm ummm uh uhh hmm ok okay yeah oh
+im ive id youre theyre thats whats theres dont didnt doesnt havent hasnt hadnt isnt wasnt werent arent
+couldnt wouldnt shouldnt cant wont
 """.split())
 
 
@@ -67,6 +69,8 @@ class LexicalIndex:
         self._fields: dict[str, list | np.ndarray] = {}
         self._external: np.ndarray | None = None
         self._by_title: dict[str, list[int]] | None = None
+        self._terms_by_length: dict[int, list[str]] | None = None
+        self._correction_cache: dict[str, list[str]] = {}
         self._generation = -1
         self._lock = threading.Lock()
 
@@ -120,6 +124,7 @@ class LexicalIndex:
                             for name, values in meta["fields"].items()}
             self._external = self._fields["audience"] != "internal" if "audience" in self._fields else None
             self._by_title = None
+            self._terms_by_length = None
             self._retriever = bm25s.BM25.load(str(self.folder / "bm25")) if self._chunk_ids else None
             self._generation = meta["generation"] if meta["generation"] == generation else generation
 
@@ -172,6 +177,44 @@ class LexicalIndex:
             raise ValueError("chunk_ids_matching needs filters.titles")
         self._ensure_loaded(generation)
         return [self._chunk_ids[p] for p in self._positions_matching(filters)]
+
+    def corrections(self, query_tokens: Sequence[str], generation: int) -> list[str]:
+        """Indexed terms that unknown query terms most likely stand for (typos: "refnud" -> "refund").
+
+        A term the index does not know cannot match anything, so adding its near neighbours
+        (one edit, terms of five letters or more, at most three each) only adds evidence.
+        """
+        self._ensure_loaded(generation)
+        retriever = self._retriever
+        if retriever is None:
+            return []
+        vocab = retriever.vocab_dict
+        unknown = [t for t in dict.fromkeys(query_tokens) if len(t) >= 5 and t.isalpha() and t not in vocab]
+        if not unknown:
+            return []
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
+        with self._lock:
+            if self._terms_by_length is None:
+                by_length: dict[int, list[str]] = {}
+                for term in vocab:
+                    if len(term) >= 4 and term.isalpha():
+                        by_length.setdefault(len(term), []).append(term)
+                self._terms_by_length = by_length
+                self._correction_cache = {}
+            by_length, cache = self._terms_by_length, self._correction_cache
+        found: list[str] = []
+        for term in unknown:
+            near = cache.get(term)
+            if near is None:
+                pool = [t for length in (len(term) - 1, len(term), len(term) + 1) for t in by_length.get(length, ())]
+                near = [m for m, _d, _i in process.extract(term, pool, scorer=OSA.distance, score_cutoff=1, limit=3)]
+                if len(cache) > 20_000:
+                    cache.clear()
+                cache[term] = near
+            found.extend(near)
+        return found
 
     def search(self, query_tokens: list[str], n: int, generation: int,
                filters: SearchFilters | None = None) -> list[tuple[str, float]]:

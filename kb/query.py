@@ -83,6 +83,15 @@ def plan_query(ticket: Ticket, *, use_context: bool = True, turn_weight: float =
 
 
 _WORDS = re.compile(r"[a-z]+")
+_CASED_WORDS = re.compile(r"[A-Za-z]+")
+
+
+def unknown_words(text: str, known_words: frozenset[str] | set[str]) -> list[str]:
+    """Lower-case words of ``text`` that are not in ``known_words`` (likely typos).
+
+    Capitalised words are left out: they are mostly names ("Selene" is not a typo of "seen").
+    """
+    return [w for w in _CASED_WORDS.findall(text) if w.islower() and w not in known_words]
 
 
 def vocabulary_of(texts) -> frozenset[str]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from kb.knowledge_base import KnowledgeBase
 from kb.lexical import tokenize
 from kb.linking import LinkerCache
-from kb.query import correct_to_vocabulary, plan_query, vocabulary_of
+from kb.query import correct_to_vocabulary, plan_query, unknown_words, vocabulary_of
 from kb.types import Hit, SearchFilters, Ticket
 
 
@@ -32,6 +32,7 @@ class RetrievalConfig:
     use_bm25: bool = True
     use_context: bool = True
     use_title_linking: bool = True
+    correct_typos: bool = True  # unknown words also searched as the indexed terms one edit away
     candidates: int = 50
     rrf_k: int = 60
     dense_weight: float = 1.0
@@ -41,9 +42,11 @@ class RetrievalConfig:
 
 
 NAMED_CONFIGS: dict[str, RetrievalConfig] = {
-    "bm25": RetrievalConfig(name="bm25", use_dense=False, use_context=False, use_title_linking=False),
-    "dense": RetrievalConfig(name="dense", use_bm25=False, use_context=False, use_title_linking=False),
-    "rrf": RetrievalConfig(name="rrf", use_context=False, use_title_linking=False),
+    "bm25": RetrievalConfig(name="bm25", use_dense=False, use_context=False, use_title_linking=False,
+                            correct_typos=False),
+    "dense": RetrievalConfig(name="dense", use_bm25=False, use_context=False, use_title_linking=False,
+                             correct_typos=False),
+    "rrf": RetrievalConfig(name="rrf", use_context=False, use_title_linking=False, correct_typos=False),
     "hybrid": RetrievalConfig(name="hybrid"),
 }
 
@@ -151,12 +154,21 @@ class Retriever:
         def where(q) -> SearchFilters | None:
             return replace(base, titles=linked_titles) if q.linked else filters
 
+        known_words_of = getattr(self.kb.embedder, "known_words", None)
+        # Without the model's dictionary every rare real word would look like a typo.
+        known_words = known_words_of() if known_words_of is not None and cfg.correct_typos else frozenset()
+
         def tokens_of(q) -> list[str]:
             tokens = tokenize(q.text)
             if q.linked:
                 # Within the named documents a near-miss word almost surely means their word.
                 vocabulary = self._linked_scope(generation, where(q)).vocabulary
                 tokens += tokenize(" ".join(correct_to_vocabulary(q.text, vocabulary)))
+            elif known_words:
+                # Typos: words neither the model's dictionary nor the index knows.
+                unknown = unknown_words(q.text, known_words)
+                if unknown:
+                    tokens += self.kb.lexical.corrections(tokenize(" ".join(unknown)), generation)
             return tokens
 
         def lexical_lists() -> list[tuple[str, float, list[tuple[str, float]]]]:

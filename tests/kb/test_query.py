@@ -1,4 +1,4 @@
-from kb.query import correct_to_vocabulary, normalise_query, plan_query, vocabulary_of
+from kb.query import correct_to_vocabulary, normalise_query, plan_query, unknown_words, vocabulary_of
 from kb.types import Ticket
 
 
@@ -27,3 +27,8 @@ def test_near_misses_are_corrected_to_the_named_documents_words_only():
     # Known words, short words and words far from every vocabulary word stay as they are.
     assert correct_to_vocabulary("is delivery ok for dog owners", vocabulary) == []
     assert correct_to_vocabulary("anything", frozenset()) == []
+
+
+def test_unknown_words_skip_known_and_capitalised_words():
+    known = frozenset({"my", "refund", "is", "late"})
+    assert unknown_words("my refnud is late, Selene said", known) == ["refnud", "said"]

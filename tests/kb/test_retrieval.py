@@ -122,3 +122,38 @@ def test_in_memory_similarities_rank_the_chunk_itself_first(small_kb):
     ranked = small_kb.vectors.similarities(stored, ids + ["no-such-chunk"])
     assert [cid for cid, _ in ranked][0] == ids[-1] and abs(ranked[0][1] - 1.0) < 1e-5
     assert len(ranked) == len(ids) and small_kb.vectors.similarities(stored, []) == []
+
+
+@pytest.mark.slow
+def test_typos_in_tickets_are_searched_as_the_words_they_stand_for(demo_kb):
+    import re
+
+    tickets = [json.loads(line) for line in (DEMO_KB.parent / "tickets.jsonl").read_text().splitlines() if line.strip()]
+
+    def swap_middle_letters(match: re.Match) -> str:
+        word = match.group(0)
+        if len(word) < 6 or not word.islower():
+            return word
+        i = len(word) // 2
+        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+
+    def mrr(retriever) -> float:
+        total = 0.0
+        for t in tickets:
+            ticket = Ticket(text=re.sub(r"[A-Za-z]+", swap_middle_letters, t["text"]), context=t.get("context", ""))
+            ranked = [h.doc_id for h in retriever.search(ticket, k=10, dedupe_documents=True)]
+            first = next((i for i, d in enumerate(ranked) if d in set(t["relevant_doc_ids"])), None)
+            total += 1 / (first + 1) if first is not None else 0.0
+        return total / len(tickets)
+
+    retriever = Retriever(demo_kb)
+    corrected, uncorrected = mrr(retriever), mrr(retriever.with_config(replace(retriever.config, correct_typos=False)))
+    assert corrected >= uncorrected + 0.02, (corrected, uncorrected)
+
+
+def test_unknown_index_terms_get_their_one_edit_neighbours(small_kb):
+    generation, _ = small_kb.active_versions()
+    lexical = small_kb.lexical
+    assert lexical.corrections(["payuot", "refnud"], generation) == ["payout", "refund"]
+    # Known terms, short terms and terms far from every indexed term give nothing.
+    assert lexical.corrections(["payout", "hold", "zzzzzzz"], generation) == []
