@@ -2,7 +2,8 @@
 
 Corpus: the demo knowledge base (Markdown, PDF, resolved Q&A CSV). Queries: the 52
 labelled demo tickets (earlier conversation + message). Metric: document-level hit@5
-and MRR@10 over each ticket's relevant doc ids.
+and MRR@10 over each ticket's relevant doc ids; again with typos in the messages (every
+lower-case word of six letters or more with two middle letters swapped).
 
 Naive pipeline, as a tutorial would build it: text / per-page PDF / per-row CSV documents,
 RecursiveCharacterTextSplitter(1000, 200), Chroma.from_documents with
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -68,6 +70,19 @@ def naive_documents():
             docs.append(Document(page_content="\n".join(f"{k}: {v}" for k, v in row.items()),
                                  metadata={"doc_id": doc_id_of(qa)}))
     return docs
+
+
+def with_typos(text: str) -> str:
+    """Every lower-case word of six letters or more with its two middle letters swapped
+    ("payout" -> "payuot"): hurried typing, reproducibly."""
+    def swap(match: re.Match) -> str:
+        word = match.group(0)
+        if len(word) < 6 or not word.islower():
+            return word
+        i = len(word) // 2
+        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+
+    return re.sub(r"[A-Za-z]+", swap, text)
 
 
 def score(ranked: list[str], relevant: set[str]) -> tuple[float, float]:
@@ -125,6 +140,20 @@ def main() -> None:
                             "query_ms_p50": round(float(np.percentile(ms, 50)), 1),
                             "query_ms_p95": round(float(np.percentile(ms, 95)), 1),
                             "ingest_seconds": round(ours_ingest if name == "replydesk" else naive_ingest, 1)}
+        # The same tickets typed in a hurry (messages only; the earlier conversation is kept).
+        typo_rows = {"replydesk": [], "naive": []}
+        for t in tickets:
+            relevant = set(t["relevant_doc_ids"])
+            text = with_typos(t["text"])
+            hits = retriever.search(Ticket(text=text, context=t.get("context", "")), k=10, dedupe_documents=True)
+            typo_rows["replydesk"].append(score([h.doc_id for h in hits], relevant))
+            docs = naive.similarity_search(f"{t.get('context', '')} {text}".strip(), k=10)
+            typo_rows["naive"].append(score([d.metadata["doc_id"] for d in docs], relevant))
+        result["with_typos"] = {}
+        for name, pairs in typo_rows.items():
+            hits, mrr = zip(*pairs)
+            result["with_typos"][name] = {"hit@5": round(float(np.mean(hits)), 4),
+                                          "mrr@10": round(float(np.mean(mrr)), 4)}
         result["ratios"] = {
             "hit@5": round(result["replydesk"]["hit@5"] / max(result["naive"]["hit@5"], 1e-9), 3),
             "mrr@10": round(result["replydesk"]["mrr@10"] / max(result["naive"]["mrr@10"], 1e-9), 3),
