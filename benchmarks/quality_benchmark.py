@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -31,6 +30,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import numpy as np  # noqa: E402
 from common import write_result  # noqa: E402
 
+from eval.perturb import with_typos  # noqa: E402
 from ingest.loaders import read_sidecar, split_front_matter  # noqa: E402
 from ingest.pipeline import Ingestor  # noqa: E402
 from kb.config import Settings  # noqa: E402
@@ -70,19 +70,6 @@ def naive_documents():
             docs.append(Document(page_content="\n".join(f"{k}: {v}" for k, v in row.items()),
                                  metadata={"doc_id": doc_id_of(qa)}))
     return docs
-
-
-def with_typos(text: str) -> str:
-    """Every lower-case word of six letters or more with its two middle letters swapped
-    ("payout" -> "payuot"): hurried typing, reproducibly."""
-    def swap(match: re.Match) -> str:
-        word = match.group(0)
-        if len(word) < 6 or not word.islower():
-            return word
-        i = len(word) // 2
-        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
-
-    return re.sub(r"[A-Za-z]+", swap, text)
 
 
 def score(ranked: list[str], relevant: set[str]) -> tuple[float, float]:

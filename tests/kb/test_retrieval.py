@@ -126,21 +126,14 @@ def test_in_memory_similarities_rank_the_chunk_itself_first(small_kb):
 
 @pytest.mark.slow
 def test_typos_in_tickets_are_searched_as_the_words_they_stand_for(demo_kb):
-    import re
+    from eval.perturb import with_typos
 
     tickets = [json.loads(line) for line in (DEMO_KB.parent / "tickets.jsonl").read_text().splitlines() if line.strip()]
-
-    def swap_middle_letters(match: re.Match) -> str:
-        word = match.group(0)
-        if len(word) < 6 or not word.islower():
-            return word
-        i = len(word) // 2
-        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
 
     def mrr(retriever) -> float:
         total = 0.0
         for t in tickets:
-            ticket = Ticket(text=re.sub(r"[A-Za-z]+", swap_middle_letters, t["text"]), context=t.get("context", ""))
+            ticket = Ticket(text=with_typos(t["text"]), context=t.get("context", ""))
             ranked = [h.doc_id for h in retriever.search(ticket, k=10, dedupe_documents=True)]
             first = next((i for i, d in enumerate(ranked) if d in set(t["relevant_doc_ids"])), None)
             total += 1 / (first + 1) if first is not None else 0.0
