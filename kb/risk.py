@@ -57,7 +57,10 @@ at a false-flag rate of 0.045. On ``demo/tickets.jsonl`` (52 tickets written
 independently, held out: no exemplar is taken from it, and a test checks that no
 exemplar occurs in it) recall goes from 0.33 (lexical) to 0.78 (lexical + semantic) and
 the false-flag rate from 0.06 to 0.21 (7 of 34 normal tickets, mostly the SOPs' hard
-negatives such as a first-message threat to complain to a regulator).
+negatives such as a first-message threat to complain to a regulator). Later warning-sign
+cues raised recall there to 1.0 (so the set is no longer clean held-out for self-harm), and
+requiring a sign that someone else acted for a semantic financial takeover brought the
+false-flag rate to 0.15 (5 of 34).
 """
 
 from __future__ import annotations
@@ -818,8 +821,8 @@ class SemanticRiskLayer:
         """Evidence (one sentence each) for the categories this layer flags."""
         evidence = []
         for category, cos, benign, source, start, end in self.scores(text, context):
-            required = _SEMANTIC_REQUIRES.get(category)
-            if required is not None and not required.search(f"{context}\n{text}"):
+            required = _SEMANTIC_REQUIRES.get(category, ())
+            if not all(pattern.search(f"{context}\n{text}") for pattern in required):
                 continue
             if cos >= self.threshold and cos - benign >= self.margin:
                 body = text if source == "text" else context
@@ -827,12 +830,19 @@ class SemanticRiskLayer:
         return evidence
 
 
-#: Categories whose definition needs a concrete element the text must mention: a takeover
-#: is only "with financial loss" when money is talked about at all (a plain hacked account
-#: follows the ordinary recovery SOP).
-_SEMANTIC_REQUIRES: dict[str, re.Pattern] = {
-    "account_takeover_financial": re.compile(
-        rf"\b(?:{_MONEY_OBJ}|withdr\w*|payments?|paid|purchases?|transactions?|refunds?)", re.IGNORECASE),
+#: Categories whose definition needs concrete elements the text must mention (all of them):
+#: a takeover is only "with financial loss" when money is talked about at all (a plain hacked
+#: account follows the ordinary recovery SOP), and only a takeover when someone else acted
+#: ("is my money gone" after changing one's own bank details is an ordinary payout question).
+_SEMANTIC_REQUIRES: dict[str, tuple[re.Pattern, ...]] = {
+    "account_takeover_financial": (
+        re.compile(rf"\b(?:{_MONEY_OBJ}|withdr\w*|payments?|paid|purchases?|transactions?|refunds?)", re.IGNORECASE),
+        re.compile(r"\b(?:hack\w*|compromis\w*|someone|somebody|stranger|unauthori[sz]\w*|not me|wasn'?t me|"
+                   r"without (?:me|my)|(?:didn'?t|did not|never) (?:make|made|buy|bought|authori[sz]e\w*|add\w*|"
+                   r"change\w*|do|did|spend|spent|send|sent|request\w*)|(?:don'?t|do not) recogni[sz]e|"
+                   r"locked out|lost access|suspicious|log(?:ged)? ?in|sign(?:ed)? ?in|took over|taken over|"
+                   r"stole|stolen|scam\w*|phish\w*|fraud\w*|new device|not mine|isn'?t mine)", re.IGNORECASE),
+    ),
 }
 
 _SEMANTIC_LAYERS: dict[int, SemanticRiskLayer] = {}

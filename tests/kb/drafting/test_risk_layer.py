@@ -29,7 +29,7 @@ def test_semantic_layer_raises_recall_on_demo_tickets(embedder, capsys) -> None:
               f"{lexical['false_flag_rate']}; lexical+semantic recall {combined['recall']} "
               f"false-flag {combined['false_flag_rate']}")
     assert combined["recall"] >= lexical["recall"] + 0.2
-    assert combined["false_flag_rate"] <= 0.25  # measured 0.21 (7/34): the price of recall, see kb.risk
+    assert combined["false_flag_rate"] <= 0.18  # measured 0.15 (5/34): the price of recall, see kb.risk
 
 
 def test_semantic_evidence_points_at_text(embedder) -> None:
@@ -52,3 +52,12 @@ def test_hacked_account_without_money_is_not_a_financial_takeover(embedder) -> N
     drained = assess_risk("my account got hacked and they withdrew all my earnings to some other bank",
                           embedder=embedder)
     assert "account_takeover_financial" in drained.categories
+
+
+def test_money_worry_after_ones_own_change_is_not_a_takeover(embedder) -> None:
+    own_change = assess_risk("i changed my bank acc last week and now my payout says on hold?? is my money gone",
+                             embedder=embedder)
+    assert "account_takeover_financial" not in own_change.categories
+    stranger = assess_risk("a new bank account I don't recognise was added last week and my payout is gone",
+                           embedder=embedder)
+    assert "account_takeover_financial" in stranger.categories
