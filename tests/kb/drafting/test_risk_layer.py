@@ -45,19 +45,13 @@ def test_ordinary_ticket_stays_normal_with_embedder(embedder) -> None:
     assert assess_risk("How do I change my bank details for payouts?", embedder=embedder).level == "normal"
 
 
-def test_hacked_account_without_money_is_not_a_financial_takeover(embedder) -> None:
-    plain = assess_risk("Someone hacked my account yesterday and changed my email, I can't log in. Please help!",
-                        embedder=embedder)
-    assert "account_takeover_financial" not in plain.categories
-    drained = assess_risk("my account got hacked and they withdrew all my earnings to some other bank",
-                          embedder=embedder)
-    assert "account_takeover_financial" in drained.categories
-
-
-def test_money_worry_after_ones_own_change_is_not_a_takeover(embedder) -> None:
-    own_change = assess_risk("i changed my bank acc last week and now my payout says on hold?? is my money gone",
-                             embedder=embedder)
-    assert "account_takeover_financial" not in own_change.categories
-    stranger = assess_risk("a new bank account I don't recognise was added last week and my payout is gone",
-                           embedder=embedder)
-    assert "account_takeover_financial" in stranger.categories
+@pytest.mark.parametrize("text, is_takeover", [
+    # a hacked account without money follows the ordinary recovery SOP
+    ("Someone hacked my account yesterday and changed my email, I can't log in. Please help!", False),
+    ("my account got hacked and they withdrew all my earnings to some other bank", True),
+    # money worry after one's own change is a payout question, not a takeover
+    ("i changed my bank acc last week and now my payout says on hold?? is my money gone", False),
+    ("a new bank account I don't recognise was added last week and my payout is gone", True),
+])
+def test_financial_takeover_needs_money_and_someone_else(embedder, text: str, is_takeover: bool) -> None:
+    assert ("account_takeover_financial" in assess_risk(text, embedder=embedder).categories) is is_takeover
