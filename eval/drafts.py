@@ -33,7 +33,7 @@ from typing import Callable, Iterable, Sequence
 
 from eval.retrieval import CorpusIndexer
 from kb.config import Settings
-from kb.types import Hit, Ticket
+from kb.types import Hit
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CITATION = re.compile(r"\[(\d{1,3})\]")
@@ -443,7 +443,7 @@ def run_draft_eval(dataset_dir: Path | str, settings: Settings, *, indexer: Corp
     Raises:
         eval.retrieval.DatasetError: the folder is missing files or malformed.
     """
-    from eval.retrieval import build_eval_kb, load_beir
+    from eval.retrieval import build_eval_kb, load_beir, ticket_of
     from kb.drafting.grounding import GroundingChecker
     from kb.drafting.service import draft_reply
     from kb.retrieval import Retriever
@@ -463,7 +463,7 @@ def run_draft_eval(dataset_dir: Path | str, settings: Settings, *, indexer: Corp
         for done, query in enumerate(queries, start=1):
             qid = str(query["_id"])
             retriever.reset()
-            ticket = Ticket(text=query.get("text", ""), context=query.get("context", "") or "")
+            ticket = ticket_of(query)
             draft = draft_reply(ticket, retriever, kb.settings, llm=llm)
             reference = dataset.references.get(qid)
             row = measure_draft(draft, retriever.retrieved, dataset.qrels.get(qid, {}),

@@ -120,9 +120,25 @@ def query_metrics(ranked_doc_ids: Sequence[str], relevant: dict[str, int]) -> di
     }
 
 
+def _turn_text(turn) -> str:
+    if isinstance(turn, dict):
+        return str(turn.get("text") or turn.get("content") or turn.get("utterance") or "")
+    return str(turn)
+
+
 def ticket_of(query: dict) -> Ticket:
-    """The ticket a BEIR query stands for (``context`` is the earlier conversation)."""
-    return Ticket(text=query.get("text", ""), context=query.get("context", "") or "")
+    """The ticket a BEIR query stands for.
+
+    ``context`` is the earlier conversation: a string, or a list of turns (strings or
+    ``{"text"|"content"|"utterance": ...}`` objects, oldest first); it may also sit in
+    ``metadata``.
+    """
+    context = query.get("context")
+    if context is None and isinstance(query.get("metadata"), dict):
+        context = query["metadata"].get("context")
+    if isinstance(context, (list, tuple)):
+        context = "\n".join(t for t in (_turn_text(turn).strip() for turn in context) if t)
+    return Ticket(text=str(query.get("text", "") or ""), context=str(context or ""))
 
 
 #: Ingests ``(doc_id, title, text)`` records into a knowledge base and returns the report.

@@ -40,3 +40,12 @@ def test_ambiguous_or_unknown_split_lists_what_exists(tmp_path):
     with pytest.raises(DatasetError, match=r"test.tsv: file not found \(available splits: dev, train\)"):
         load_beir(tmp_path)
     assert load_beir(tmp_path, "train").qrels == {"q1": {"2": 1}}
+
+
+def test_query_context_may_be_a_list_of_turns_or_sit_in_metadata():
+    from eval.retrieval import ticket_of
+
+    turns = ticket_of({"text": "and now?", "context": ["hi", {"content": "my payout"}, {"text": " "}]})
+    assert (turns.text, turns.context) == ("and now?", "hi\nmy payout")
+    assert ticket_of({"text": "x", "metadata": {"context": "earlier"}}).context == "earlier"
+    assert ticket_of({"text": "x"}).context == ""
