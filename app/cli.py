@@ -154,7 +154,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 # ---- eval -----------------------------------------------------------------------------
 def cmd_eval(args: argparse.Namespace) -> int:
-    from app.cli_eval import write_report_or_fail
+    from app.cli_eval import write_outputs
     from eval.retrieval import DatasetError, run_retrieval_eval
     from ingest.pipeline import ingest_records
 
@@ -165,13 +165,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
                                     split=args.split, progress=not args.json and sys.stderr.isatty())
     except DatasetError as exc:
         return _fail(str(exc), 1)
-    failed = write_report_or_fail(result, args.report)
+    failed = write_outputs(result, args, json_without="per_query")
     if failed is not None:
         return failed
-    summary = {k: v for k, v in result.items() if k != "per_query"}
-    if args.json:
-        _print_json(summary)
-    else:
+    if not args.json:
         print(f"dataset {result['dataset']}: {result['timings']['documents']} documents, "
               f"{result['configs'][configs[0]]['queries']} queries")
         header = f"{'config':<10}" + "".join(f"{k:>11}" for k in ("hit@5", "recall@5", "recall@10", "mrr@10",

@@ -42,22 +42,23 @@ def _progress(label: str, enabled: bool):
     return show
 
 
-def write_report_or_fail(result: dict, path: Path | None) -> int | None:
-    """Write the report; an exit code when that failed, ``None`` on success."""
-    if path is None:
-        return None
-    from eval.report import ReportError, write_report
+def write_outputs(result: dict, args: argparse.Namespace, *, json_without: str | None = None) -> int | None:
+    """Write ``--report`` and, with ``--json``, print ``result`` (less its ``json_without`` key).
 
-    try:
-        written = write_report(result, path)
-    except (ReportError, OSError) as exc:
-        return _fail(str(exc), 1)
-    print(f"report written to {written}", file=sys.stderr)
+    Returns:
+        An exit code when the report could not be written, else ``None``.
+    """
+    if args.report is not None:
+        from eval.report import ReportError, write_report
+
+        try:
+            written = write_report(result, args.report)
+        except (ReportError, OSError) as exc:
+            return _fail(str(exc), 1)
+        print(f"report written to {written}", file=sys.stderr)
+    if args.json:
+        _print_json({k: v for k, v in result.items() if k != json_without})
     return None
-
-
-def _summary(result: dict, drop: str) -> dict:
-    return {k: v for k, v in result.items() if k != drop}
 
 
 def _print_draft_metrics(metrics: dict) -> None:
@@ -85,12 +86,9 @@ def cmd_eval_drafts(args: argparse.Namespace) -> int:
                                 split=args.split, progress=interactive, on_query=_progress("drafted", interactive))
     except DatasetError as exc:
         return _fail(str(exc), 1)
-    failed = write_report_or_fail(result, args.report)
-    if failed is not None:
-        return failed
-    if args.json:
-        _print_json(_summary(result, "per_query"))
-        return 0
+    failed = write_outputs(result, args, json_without="per_query")
+    if failed is not None or args.json:
+        return failed or 0
     m, t = result["metrics"], result["timings"]
     print(f"dataset {result['dataset']}: {t['documents']} documents, {m['queries']} drafts "
           f"({', '.join(f'{k}: {v}' for k, v in m['modes'].items())}), {m['answered']} answered")
@@ -110,12 +108,9 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
         result = aggregate_qa(RecordsStore(settings.records_url), by=by)
     except ValueError as exc:
         return _fail(str(exc), 2)
-    failed = write_report_or_fail(result, args.report)
-    if failed is not None:
-        return failed
-    if args.json:
-        _print_json(result)
-        return 0
+    failed = write_outputs(result, args)
+    if failed is not None or args.json:
+        return failed or 0
     overall = result["overall"]
     print(f"{overall['drafts']} drafts, {overall['sent']} sent, {overall['reviews']} QA reviews; "
           f"mean score {overall['score_mean'] if overall['score_mean'] is not None else '-'}, "
@@ -159,12 +154,10 @@ def cmd_eval_demo(args: argparse.Namespace) -> int:
         result = run_demo_eval(kb, kb.settings, on_ticket=_progress("ticket", interactive))
     failures = check_thresholds(result)
     result["threshold_failures"] = failures
-    failed = write_report_or_fail(result, args.report)
+    failed = write_outputs(result, args, json_without="per_ticket")
     if failed is not None:
         return failed
-    if args.json:
-        _print_json(_summary(result, "per_ticket"))
-    else:
+    if not args.json:
         r, k = result["retrieval"], result["risk"]
         print(f"demo set: {result['tickets']} tickets")
         print(f"  retrieval  hit@5 {r['hit@5']:.3f}  recall@5 {r['recall@5']:.3f}  MRR@10 {r['mrr@10']:.3f}")

@@ -18,6 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
+from kb.fuzzy import OneEditNeighbours
 from kb.types import Chunk, SearchFilters
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -69,8 +70,7 @@ class LexicalIndex:
         self._fields: dict[str, list | np.ndarray] = {}
         self._external: np.ndarray | None = None
         self._by_title: dict[str, list[int]] | None = None
-        self._terms_by_length: dict[int, list[str]] | None = None
-        self._correction_cache: dict[str, list[str]] = {}
+        self._one_edit: OneEditNeighbours | None = None
         self._generation = -1
         self._lock = threading.Lock()
 
@@ -111,8 +111,10 @@ class LexicalIndex:
             if self._generation == generation:
                 return
             meta_file = self.folder / "meta.json"
+            # Lookups derived from the index are rebuilt lazily for the new generation.
+            self._by_title, self._one_edit = None, None
             if not meta_file.is_file():
-                self._retriever, self._chunk_ids, self._fields, self._by_title = None, [], {}, None
+                self._retriever, self._chunk_ids, self._fields = None, [], {}
                 self._generation = generation
                 return
             import bm25s
@@ -123,8 +125,6 @@ class LexicalIndex:
             self._fields = {name: (values if name == "tags" else np.asarray(values))
                             for name, values in meta["fields"].items()}
             self._external = self._fields["audience"] != "internal" if "audience" in self._fields else None
-            self._by_title = None
-            self._terms_by_length = None
             self._retriever = bm25s.BM25.load(str(self.folder / "bm25")) if self._chunk_ids else None
             self._generation = meta["generation"] if meta["generation"] == generation else generation
 
@@ -192,29 +192,11 @@ class LexicalIndex:
         unknown = [t for t in dict.fromkeys(query_tokens) if len(t) >= 5 and t.isalpha() and t not in vocab]
         if not unknown:
             return []
-        from rapidfuzz import process
-        from rapidfuzz.distance import OSA
-
         with self._lock:
-            if self._terms_by_length is None:
-                by_length: dict[int, list[str]] = {}
-                for term in vocab:
-                    if len(term) >= 4 and term.isalpha():
-                        by_length.setdefault(len(term), []).append(term)
-                self._terms_by_length = by_length
-                self._correction_cache = {}
-            by_length, cache = self._terms_by_length, self._correction_cache
-        found: list[str] = []
-        for term in unknown:
-            near = cache.get(term)
-            if near is None:
-                pool = [t for length in (len(term) - 1, len(term), len(term) + 1) for t in by_length.get(length, ())]
-                near = [m for m, _d, _i in process.extract(term, pool, scorer=OSA.distance, score_cutoff=1, limit=3)]
-                if len(cache) > 20_000:
-                    cache.clear()
-                cache[term] = near
-            found.extend(near)
-        return found
+            if self._one_edit is None:
+                self._one_edit = OneEditNeighbours((t for t in vocab if t.isalpha()), min_length=4)
+            one_edit = self._one_edit
+        return [near for term in unknown for near in one_edit(term, limit=3)]
 
     def search(self, query_tokens: list[str], n: int, generation: int,
                filters: SearchFilters | None = None) -> list[tuple[str, float]]:

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kb.fuzzy import OneEditNeighbours
+
 _QUALIFIER = re.compile(r"\s*\([^)]*\)\s*$")
 _TOKEN = re.compile(r"[a-z0-9]+")
 # Words too generic to name anything on their own: function words and number words
@@ -85,10 +87,7 @@ class TitleLinker:
         # Vectorised pre-filter: a title is looked at only if the words present could cover it.
         self._posting_arrays = {token: np.asarray(ids, dtype=np.int64) for token, ids in postings.items()}
         self._totals = np.asarray([sum(self._idf[t] for t in tokens) for tokens in self._tokens], dtype=np.float64)
-        self._variant_cache: dict[str, list[str]] = {}
-        self._vocab_by_len: dict[int, list[str]] = defaultdict(list)
-        for token in self._postings:
-            self._vocab_by_len[len(token)].append(token)
+        self._one_edit = OneEditNeighbours(self._postings, min_length=5)
 
     @staticmethod
     def aliases(title: str) -> list[str]:
@@ -101,23 +100,8 @@ class TitleLinker:
     def _variants(self, word: str) -> list[str]:
         if word in self._postings:
             return [word]
-        if len(word) < 5:
-            return []
-        cached = self._variant_cache.get(word)
-        if cached is None:
-            from rapidfuzz import process
-            from rapidfuzz.distance import OSA
-
-            pool = [t for length in (len(word) - 1, len(word), len(word) + 1)
-                    for t in self._vocab_by_len.get(length, ()) if len(t) >= 5]
-            # One edit at most (insert, delete, substitute, or a swap of neighbours: optimal
-            # string alignment), only for words of five letters or more; scanned in C.
-            cached = [match for match, _dist, _i in process.extract(word, pool, scorer=OSA.distance,
-                                                                    score_cutoff=1, limit=None)]
-            if len(self._variant_cache) > 50_000:
-                self._variant_cache.clear()
-            self._variant_cache[word] = cached
-        return cached
+        # Only words of five letters or more may be one typo away from a title word.
+        return self._one_edit(word) if len(word) >= 5 else []
 
     def link(self, conversation: str) -> list[LinkedTitle]:
         """Titles named in ``conversation``, best first."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from kb.fuzzy import OneEditNeighbours
+from kb.lexical import STOPWORDS
 from kb.types import Ticket
 
 _SPACES = re.compile(r"\s+")
@@ -96,8 +98,6 @@ def unknown_words(text: str, known_words: frozenset[str] | set[str]) -> list[str
 
 def vocabulary_of(texts) -> frozenset[str]:
     """Lower-case content words of four letters or more in ``texts``."""
-    from kb.lexical import STOPWORDS
-
     return frozenset(w for text in texts for w in _WORDS.findall(text.lower()) if len(w) >= 4 and w not in STOPWORDS)
 
 
@@ -111,17 +111,17 @@ def correct_to_vocabulary(text: str, vocabulary: frozenset[str] | set[str]) -> l
     more, share at least 80% of its letters in order.
     """
     from rapidfuzz import process
-    from rapidfuzz.distance import OSA, Indel
+    from rapidfuzz.distance import Indel
 
     if not vocabulary:
         return []
     pool = list(vocabulary)
+    one_edit = OneEditNeighbours(pool, min_length=4)
     corrections: list[str] = []
     for word in dict.fromkeys(_WORDS.findall(text.lower())):
         if len(word) < 4 or word in vocabulary:
             continue
-        near = [m for m, _d, _i in process.extract(word, pool, scorer=OSA.distance, score_cutoff=1, limit=None)
-                if len(m) >= 4]
+        near = one_edit(word)
         if len(word) >= 6:
             near += [m for m, _s, _i in process.extract(word, pool, scorer=Indel.normalized_similarity,
                                                          score_cutoff=0.8, limit=None)]
