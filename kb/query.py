@@ -17,6 +17,23 @@ _REPEATS = re.compile(r"\b(\w+)( \1\b)+", re.IGNORECASE)
 _SPELLED = re.compile(r"\b[a-z](?: [a-z]\b)+", re.IGNORECASE)
 
 
+_NUMBER_VALUES = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen".split())}
+_NUMBER_VALUES.update({"oh": "0", "o": "0", "double": "", "hundred": "00", "thousand": "000"})
+_NUMBER_VALUES.update({w: str(10 * i) for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)})
+# Phone, order and zip numbers read out word by word ("four one five nine two ...") would
+# otherwise match documents whose names contain number words ("Restaurant One Seven").
+_SPOKEN_NUMBER = re.compile(r"\b(?:(?:%s)\b ?){3,}" % "|".join(sorted(_NUMBER_VALUES, key=len, reverse=True)), re.IGNORECASE)
+
+
+def _spoken_digits(match: re.Match) -> str:
+    words = match.group(0).split()
+    if sum(w.lower() not in ("oh", "o", "double") for w in words) < 3:
+        return match.group(0)
+    return "".join(_NUMBER_VALUES[w.lower()] for w in words) + " "
+
+
 def _join_spelled(match: re.Match) -> str:
     letters = match.group(0).split()
     # "i a" and the like are words, not spelling.
@@ -28,6 +45,7 @@ def normalise_query(text: str) -> str:
     spelled-out letters ("t v" -> "tv")."""
     text = _FILLERS.sub(" ", text)
     text = _SPACES.sub(" ", text).strip()
+    text = _SPOKEN_NUMBER.sub(_spoken_digits, text).strip()
     text = _REPEATS.sub(r"\1", text)
     return _SPELLED.sub(_join_spelled, text)
 

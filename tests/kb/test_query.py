@@ -32,3 +32,10 @@ def test_near_misses_are_corrected_to_the_named_documents_words_only():
 def test_unknown_words_skip_known_and_capitalised_words():
     known = frozenset({"my", "refund", "is", "late"})
     assert unknown_words("my refnud is late, Selene said", known) == ["refnud", "said"]
+
+
+def test_numbers_read_out_word_by_word_become_digits_but_counts_stay_words():
+    assert (normalise_query("their number is four one five nine two eight and zip nine four one one five")
+            == "their number is 415928 and zip 94115")
+    # Fewer than three number words are counts or names, not a read-out number.
+    assert normalise_query("two or three nights at restaurant one seven") == "two or three nights at restaurant one seven"
