@@ -20,18 +20,28 @@ _SPELLED = re.compile(r"\b[a-z](?: [a-z]\b)+", re.IGNORECASE)
 _NUMBER_VALUES = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen".split())}
-_NUMBER_VALUES.update({"oh": "0", "o": "0", "double": "", "hundred": "00", "thousand": "000"})
 _NUMBER_VALUES.update({w: str(10 * i) for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)})
+_NUMBER_VALUES.update({"oh": "0", "o": "0", "hundred": "00", "thousand": "000"})
+_REPEATERS = {"double": 2, "triple": 3}
+_NUMBER_WORD = "(?:%s)" % "|".join(sorted([*_NUMBER_VALUES, *_REPEATERS], key=len, reverse=True))
 # Phone, order and zip numbers read out word by word ("four one five nine two ...") would
 # otherwise match documents whose names contain number words ("Restaurant One Seven").
-_SPOKEN_NUMBER = re.compile(r"\b(?:(?:%s)\b ?){3,}" % "|".join(sorted(_NUMBER_VALUES, key=len, reverse=True)), re.IGNORECASE)
+_SPOKEN_NUMBER = re.compile(rf"\b{_NUMBER_WORD}(?: {_NUMBER_WORD}){{2,}}\b", re.IGNORECASE)
 
 
 def _spoken_digits(match: re.Match) -> str:
-    words = match.group(0).split()
-    if sum(w.lower() not in ("oh", "o", "double") for w in words) < 3:
+    words = match.group(0).lower().split()
+    # Fewer than three real number words ("two or three", "oh one") is a count, not a read-out number.
+    if sum(w in _NUMBER_VALUES and w not in ("oh", "o") for w in words) < 3:
         return match.group(0)
-    return "".join(_NUMBER_VALUES[w.lower()] for w in words) + " "
+    digits, repeat = [], 1
+    for word in words:
+        if word in _REPEATERS:
+            repeat = _REPEATERS[word]
+            continue
+        digits.append(_NUMBER_VALUES[word] * repeat)
+        repeat = 1
+    return "".join(digits)
 
 
 def _join_spelled(match: re.Match) -> str:
@@ -42,10 +52,11 @@ def _join_spelled(match: re.Match) -> str:
 
 def normalise_query(text: str) -> str:
     """Collapse whitespace, drop fillers and stutters ("i i guess" -> "i guess"), join
-    spelled-out letters ("t v" -> "tv")."""
+    spelled-out letters ("t v" -> "tv") and numbers read out word by word ("four one
+    five" -> "415")."""
     text = _FILLERS.sub(" ", text)
     text = _SPACES.sub(" ", text).strip()
-    text = _SPOKEN_NUMBER.sub(_spoken_digits, text).strip()
+    text = _SPOKEN_NUMBER.sub(_spoken_digits, text)
     text = _REPEATS.sub(r"\1", text)
     return _SPELLED.sub(_join_spelled, text)
 

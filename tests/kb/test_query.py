@@ -39,3 +39,4 @@ def test_numbers_read_out_word_by_word_become_digits_but_counts_stay_words():
             == "their number is 415928 and zip 94115")
     # Fewer than three number words are counts or names, not a read-out number.
     assert normalise_query("two or three nights at restaurant one seven") == "two or three nights at restaurant one seven"
+    assert normalise_query("call double five one two.") == "call 5512."
