@@ -39,7 +39,7 @@ class KnowledgeBase:
         settings.home.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(settings.records_url)
         self.vectors = VectorStore(client if client is not None else make_chroma_client(settings),
-                                   settings.collection)
+                                   settings.collection, ef_search=settings.hnsw_ef_search)
         self.lexical = LexicalIndex(settings.bm25_dir)
         self._embedder = embedder
         self._write_lock = threading.Lock()

@@ -79,11 +79,19 @@ class VectorStore:
     #: Chroma rejects very large single writes; this stays well under its limit.
     WRITE_BATCH = 2000
 
-    def __init__(self, client, collection: str) -> None:
+    def __init__(self, client, collection: str, *, ef_search: int = 400) -> None:
         self.client = client
+        # Only the configuration, not legacy "hnsw:*" metadata beside it: Chroma then ignores
+        # the space given in the configuration and builds an L2 index.
         self.collection = client.get_or_create_collection(
-            name=collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
+            name=collection, configuration={"hnsw": {"space": "cosine", "ef_search": ef_search}},
+            embedding_function=None,
         )
+        hnsw = (self.collection.configuration or {}).get("hnsw") or {}
+        if hnsw.get("ef_search") != ef_search:
+            # A collection made earlier keeps its own value; this must run before the first
+            # query, which loads the index with the value it then has.
+            self.collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
 
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Upsert chunks with their vectors (idempotent: ids are deterministic)."""
