@@ -9,8 +9,17 @@ from pathlib import Path
 
 
 def machine() -> dict:
-    """What the numbers were measured on."""
-    return {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
+    """What the numbers were measured on, with the versions that move them."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    packages = {}
+    for name in ("torch", "transformers", "sentence-transformers", "chromadb", "streamlit", "bm25s", "numpy"):
+        try:
+            packages[name] = version(name)
+        except PackageNotFoundError:
+            packages[name] = None
+    return {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+            "packages": packages}
 
 
 def write_result(result: dict, out: Path) -> None:

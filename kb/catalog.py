@@ -13,7 +13,7 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Sequence
 
-from sqlalchemy import ForeignKey, Integer, String, Text, select, update, func
+from sqlalchemy import ForeignKey, Integer, String, Text, bindparam, select, update, func
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from kb.db import Base, session_factory
@@ -83,6 +83,16 @@ class StateRow(Base):
     value: Mapped[int] = mapped_column(Integer)
 
 
+# Built once: constructing a statement per call costs more than running it (~0.2 ms of ~0.27 ms
+# for a five-chunk lookup), and both run on every search.
+_GENERATION = select(StateRow.value).where(StateRow.key == "generation")
+_CHUNKS_BY_ID = (
+    select(ChunkRow.__table__, VersionRow.meta_json)
+    .join(VersionRow, (VersionRow.doc_id == ChunkRow.doc_id) & (VersionRow.version == ChunkRow.version))
+    .where(ChunkRow.chunk_id.in_(bindparam("chunk_ids", expanding=True)))
+)
+
+
 def chunk_from_rows(chunk: ChunkRow, meta: DocumentMeta) -> Chunk:
     """Rebuild a :class:`Chunk` from its stored row and its version's metadata."""
     return Chunk(chunk_id=chunk.chunk_id, doc_id=chunk.doc_id, version=chunk.version, ordinal=chunk.ordinal,
@@ -110,7 +120,7 @@ class Catalog:
         """Counter bumped whenever the searchable set changes."""
         # Core query, not ORM: this runs on every search.
         with self._engine.connect() as connection:
-            value = connection.execute(select(StateRow.value).where(StateRow.key == "generation")).scalar()
+            value = connection.execute(_GENERATION).scalar()
             return value or 0
 
     def active_versions(self) -> dict[str, int]:
@@ -215,11 +225,7 @@ class Catalog:
         with self._engine.connect() as connection:
             for start in range(0, len(chunk_ids), 500):
                 part = list(chunk_ids[start:start + 500])
-                rows = connection.execute(
-                    select(ChunkRow.__table__, VersionRow.meta_json)
-                    .join(VersionRow, (VersionRow.doc_id == ChunkRow.doc_id) & (VersionRow.version == ChunkRow.version))
-                    .where(ChunkRow.chunk_id.in_(part))
-                )
+                rows = connection.execute(_CHUNKS_BY_ID, {"chunk_ids": part})
                 for row in rows:
                     key = (row.doc_id, row.version)
                     meta = self._meta_cache.get(key)

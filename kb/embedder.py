@@ -198,9 +198,29 @@ class SentenceTransformerEmbedder(Embeddings):
 
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if len(texts) <= self.SMALL_BATCH and getattr(self.model, "preprocess", None) is not None:
+            return self._encode_small(list(texts))
         vectors = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
                                     convert_to_numpy=True, show_progress_bar=False)
         return vectors.astype(np.float32, copy=False)
+
+    #: Up to this many texts (a query and its conversation) take the direct path.
+    SMALL_BATCH = 8
+
+    def _encode_small(self, texts: list[str]) -> "np.ndarray":
+        """One forward pass without ``SentenceTransformer.encode``'s per-call bookkeeping
+        (device resolution walks every parameter, length sorting, per-item splitting): about
+        1 ms of a ~12 ms query embedding on 2 cores. Same vectors as :meth:`encode`."""
+        import numpy as np
+        import torch
+
+        model = self.model
+        with torch.inference_mode():
+            features = model.preprocess(texts)
+            if self.device != "cpu":
+                features = {k: v.to(self.device) if hasattr(v, "to") else v for k, v in features.items()}
+            vectors = torch.nn.functional.normalize(model(features)["sentence_embedding"], p=2, dim=1)
+        return vectors.float().cpu().numpy().astype(np.float32, copy=False)
 
     # LangChain Embeddings interface
     def embed_documents(self, texts: list[str]) -> list[list[float]]:

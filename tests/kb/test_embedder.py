@@ -39,3 +39,16 @@ def test_real_model_encodes_normalised_vectors(embedder):
     assert vectors.shape == (3, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
     assert len(embedder.embed_documents(["a"])[0]) == 384 and len(embedder.embed_query("a")) == 384
+
+
+@pytest.mark.slow
+def test_small_batches_take_the_direct_path_with_the_same_vectors(embedder):
+    texts = ["refund for a cancelled order", "my payout is on hold " * 200, "ok"]
+    direct = embedder.encode(texts)
+    via_library = embedder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True,
+                                        show_progress_bar=False)
+    assert direct.dtype == np.float32 and direct.shape == (3, 384)
+    # The long text is truncated to the model's window exactly as the library does it.
+    assert np.allclose(direct, via_library, atol=1e-5)
+    batched = embedder.encode(texts * 4)  # above the direct path's size
+    assert np.allclose(batched[:3], direct, atol=1e-5)
