@@ -106,6 +106,8 @@ class SentenceTransformerEmbedder(Embeddings):
         self._path, self._sha256 = resolve_model(model, sha256)
         self._model = None
         self._known_words: frozenset[str] | None = None
+        self._length_backend = None
+        self._length_lock = threading.Lock()
         self._lock = threading.Lock()
 
     @classmethod
@@ -204,23 +206,56 @@ class SentenceTransformerEmbedder(Embeddings):
                                     convert_to_numpy=True, show_progress_bar=False)
         return vectors.astype(np.float32, copy=False)
 
-    #: Up to this many texts (a query and its conversation) take the direct path.
-    SMALL_BATCH = 8
+    #: Up to this many texts (a query, a ticket's sentences, a draft's candidate sentences)
+    #: take the direct, padding-aware path; bulk encoding (ingest) goes through the library.
+    SMALL_BATCH = 64
+    #: Fixed cost of one forward pass in padded tokens (~7 ms against ~0.25 ms a token on 2 cores).
+    FORWARD_OVERHEAD_TOKENS = 28
+
+    def _token_lengths(self, texts: list[str]) -> list[int]:
+        """Token counts as the model will see them (truncated to its window)."""
+        max_tokens = self.max_tokens
+        with self._length_lock:
+            if self._length_backend is None:
+                import copy
+
+                # A private copy: the shared tokenizer toggles padding state inside encode calls.
+                backend = copy.deepcopy(getattr(self.model.tokenizer, "backend_tokenizer", None))
+                if backend is not None:
+                    backend.no_padding()
+                    backend.enable_truncation(max_tokens)
+                self._length_backend = backend or False
+            if self._length_backend:
+                return [len(e.ids) for e in self._length_backend.encode_batch(texts)]
+        return [len(t.split()) for t in texts]  # slow tokenizers: words are close enough to group by
 
     def _encode_small(self, texts: list[str]) -> "np.ndarray":
-        """One forward pass without ``SentenceTransformer.encode``'s per-call bookkeeping
-        (device resolution walks every parameter, length sorting, per-item splitting): about
-        1 ms of a ~12 ms query embedding on 2 cores. Same vectors as :meth:`encode`."""
+        """Encode a handful of texts in length-homogeneous forward passes.
+
+        Two savings over ``SentenceTransformer.encode``: its per-call bookkeeping (device
+        resolution walks every parameter: ~1 ms of a 12 ms query) and padding. One batch pads
+        every text to the longest: a 200-token conversation with seven 20-token sentences
+        costs 330 ms as one batch and 100 ms as two. The groups come from a small dynamic
+        programme over the texts sorted by length that trades padded tokens against the
+        fixed cost of a forward pass. Same vectors as :meth:`encode` (checked in the tests).
+        """
         import numpy as np
         import torch
 
         model = self.model
+        lengths = self._token_lengths(texts)
+        order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+        groups = padding_aware_groups([lengths[i] for i in order], self.FORWARD_OVERHEAD_TOKENS)
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
         with torch.inference_mode():
-            features = model.preprocess(texts)
-            if self.device != "cpu":
-                features = {k: v.to(self.device) if hasattr(v, "to") else v for k, v in features.items()}
-            vectors = torch.nn.functional.normalize(model(features)["sentence_embedding"], p=2, dim=1)
-        return vectors.float().cpu().numpy().astype(np.float32, copy=False)
+            for start, end in groups:
+                members = order[start:end]
+                features = model.preprocess([texts[i] for i in members])
+                if self.device != "cpu":
+                    features = {k: v.to(self.device) if hasattr(v, "to") else v for k, v in features.items()}
+                vectors = torch.nn.functional.normalize(model(features)["sentence_embedding"], p=2, dim=1)
+                out[members] = vectors.float().cpu().numpy()
+        return out
 
     # LangChain Embeddings interface
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -230,6 +265,24 @@ class SentenceTransformerEmbedder(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         """Embed a single query for LangChain callers."""
         return self.encode([text])[0].tolist()
+
+
+def padding_aware_groups(lengths_desc: Sequence[int], overhead: int) -> list[tuple[int, int]]:
+    """Split lengths sorted longest first into contiguous ``(start, end)`` groups with the
+    fewest padded tokens plus ``overhead`` per group (a group pads to its first length)."""
+    n = len(lengths_desc)
+    best = [0.0] + [float("inf")] * n
+    cut = [0] * (n + 1)
+    for end in range(1, n + 1):
+        for start in range(end):
+            cost = best[start] + overhead + (end - start) * lengths_desc[start]
+            if cost < best[end]:
+                best[end], cut[end] = cost, start
+    groups, end = [], n
+    while end > 0:
+        groups.append((cut[end], end))
+        end = cut[end]
+    return groups[::-1]
 
 
 _SHARED: dict[tuple, SentenceTransformerEmbedder] = {}

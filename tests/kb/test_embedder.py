@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from kb.config import BUNDLED_MODEL_SHA256
-from kb.embedder import ModelIntegrityError, SentenceTransformerEmbedder, resolve_model, sha256_file
+from kb.embedder import (ModelIntegrityError, SentenceTransformerEmbedder, padding_aware_groups, resolve_model,
+                         sha256_file)
 
 
 def test_bundled_model_resolves_to_the_wheel_with_pinned_checksum():
@@ -50,5 +51,26 @@ def test_small_batches_take_the_direct_path_with_the_same_vectors(embedder):
     assert direct.dtype == np.float32 and direct.shape == (3, 384)
     # The long text is truncated to the model's window exactly as the library does it.
     assert np.allclose(direct, via_library, atol=1e-5)
-    batched = embedder.encode(texts * 4)  # above the direct path's size
-    assert np.allclose(batched[:3], direct, atol=1e-5)
+    batched = embedder.encode(texts * 22)  # above the direct path's size: the library's batching
+    assert len(texts) * 22 > embedder.SMALL_BATCH
+    assert np.allclose(batched[:3], direct, atol=1e-5) and np.allclose(batched[-3:], direct, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_mixed_lengths_are_encoded_in_groups_with_unchanged_vectors(embedder):
+    # A long conversation beside short candidate sentences, as the offline drafter asks.
+    texts = ["short one", "the creator asked about payouts " * 30, "refund please", "where is my order",
+             "a medium length sentence about account verification and documents"]
+    vectors = embedder.encode(texts)
+    one_by_one = np.vstack([embedder.model.encode([t], normalize_embeddings=True) for t in texts])
+    assert np.allclose(vectors, one_by_one, atol=1e-5)
+
+
+def test_padding_aware_groups_split_only_where_padding_costs_more_than_a_pass():
+    assert padding_aware_groups([10, 10, 9, 8], overhead=28) == [(0, 4)]
+    # 200 tokens beside seven of 20: padding the short ones costs 7 * 180 tokens.
+    assert padding_aware_groups([200] + [20] * 7, overhead=28) == [(0, 1), (1, 8)]
+    assert padding_aware_groups([], overhead=28) == []
+    lengths = [120, 100, 64, 60, 30, 28, 27, 5]
+    groups = padding_aware_groups(lengths, overhead=28)
+    assert [i for start, end in groups for i in range(start, end)] == list(range(len(lengths)))
