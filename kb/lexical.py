@@ -213,7 +213,10 @@ class LexicalIndex:
         scores = retriever.get_scores(tokens)
         if mask is not None:
             scores = np.where(mask, scores, 0.0)
-        k = min(n, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(self._chunk_ids[i], float(scores[i])) for i in top if scores[i] > 0]
+        # Only matching chunks can rank: selecting among them, not among all N, keeps the
+        # cost with the query's postings (argpartition over 100k scores alone is ~0.5 ms).
+        matching = np.flatnonzero(scores > 0)
+        if matching.size > n:
+            matching = matching[np.argpartition(-scores[matching], n - 1)[:n]]
+        top = matching[np.argsort(-scores[matching], kind="stable")]
+        return [(self._chunk_ids[i], float(scores[i])) for i in top]
