@@ -178,13 +178,9 @@ class SentenceTransformerEmbedder(Embeddings):
 
         Fast tokenizers are not thread-safe: encoding toggles their padding/truncation state.
         """
-        import copy
-
-        tokenizer = copy.deepcopy(self.model.tokenizer)
-        backend = getattr(tokenizer, "backend_tokenizer", None) or getattr(tokenizer, "_tokenizer", None)
+        tokenizer, backend = self._private_tokenizer()
         if backend is not None:
             backend.no_truncation()
-            backend.no_padding()
 
             def count(text: str) -> int:
                 return len(backend.encode(text, add_special_tokens=False).ids)
@@ -193,6 +189,17 @@ class SentenceTransformerEmbedder(Embeddings):
         def count_slow(text: str) -> int:
             return len(tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
         return count_slow
+
+    def _private_tokenizer(self):
+        """``(tokenizer copy, its fast backend without padding or None)``: fast tokenizers are
+        not thread-safe, since encoding toggles their padding/truncation state."""
+        import copy
+
+        tokenizer = copy.deepcopy(self.model.tokenizer)
+        backend = getattr(tokenizer, "backend_tokenizer", None) or getattr(tokenizer, "_tokenizer", None)
+        if backend is not None:
+            backend.no_padding()
+        return tokenizer, backend
 
     def encode(self, texts: Sequence[str]) -> "np.ndarray":
         """Encode texts into L2-normalised float32 vectors."""
@@ -214,16 +221,11 @@ class SentenceTransformerEmbedder(Embeddings):
 
     def _token_lengths(self, texts: list[str]) -> list[int]:
         """Token counts as the model will see them (truncated to its window)."""
-        max_tokens = self.max_tokens
         with self._length_lock:
             if self._length_backend is None:
-                import copy
-
-                # A private copy: the shared tokenizer toggles padding state inside encode calls.
-                backend = copy.deepcopy(getattr(self.model.tokenizer, "backend_tokenizer", None))
+                _, backend = self._private_tokenizer()
                 if backend is not None:
-                    backend.no_padding()
-                    backend.enable_truncation(max_tokens)
+                    backend.enable_truncation(self.max_tokens)
                 self._length_backend = backend or False
             if self._length_backend:
                 return [len(e.ids) for e in self._length_backend.encode_batch(texts)]
