@@ -154,17 +154,16 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 # ---- eval -----------------------------------------------------------------------------
 def cmd_eval(args: argparse.Namespace) -> int:
-    from app.cli_eval import write_outputs
-    from eval.retrieval import DatasetError, run_retrieval_eval
+    from app.cli_eval import run_on_dataset, write_outputs
+    from eval.retrieval import run_retrieval_eval
     from ingest.pipeline import ingest_records
 
-    settings = _settings(args)
     configs = args.config or ["hybrid"]
-    try:
-        result = run_retrieval_eval(args.dataset, settings, indexer=ingest_records, configs=configs,
-                                    split=args.split, progress=not args.json and sys.stderr.isatty())
-    except DatasetError as exc:
-        return _fail(str(exc), 1)
+    result, code = run_on_dataset(args, lambda settings, index: run_retrieval_eval(
+        args.dataset, settings, indexer=ingest_records, configs=configs, split=args.split,
+        progress=not args.json and sys.stderr.isatty(), keep_home=index))
+    if result is None:
+        return code
     failed = write_outputs(result, args, json_without="per_query")
     if failed is not None:
         return failed
@@ -176,7 +175,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(header)
         for name, m in result["configs"].items():
             print(f"{name:<10}" + "".join(f"{m[k]:>11.3f}" for k in ("hit@5", "recall@5", "recall@10", "mrr@10",
-                                                                     "ndcg@10", "latency_ms_p95")))
+                                                                     "ndcg@10")) + f"{m['latency_ms_p95']:>11.1f}")
     return 0
 
 
@@ -241,7 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_eval)
 
     from app import cli_app, cli_draft
-    from app.cli_eval import register_eval
+    from app.cli_eval import add_index_argument, register_eval
+
+    add_index_argument(e)
 
     register_eval(ev, common)
     cli_draft.register(sub, common)

@@ -72,20 +72,57 @@ def _print_draft_metrics(metrics: dict) -> None:
 
 
 # ---- eval drafts --------------------------------------------------------------------------
+def evaluation_index(args: argparse.Namespace, settings: Settings) -> Path | None:
+    """The folder ``--index`` names for the evaluation's own knowledge base, checked.
+
+    Raises:
+        ValueError: the folder is a file, or it is the data home (the evaluation corpus
+            would be mixed into the product's knowledge base).
+    """
+    index = getattr(args, "index", None)
+    if index is None:
+        return None
+    index = Path(index).expanduser().resolve()
+    if index.exists() and not index.is_dir():
+        raise ValueError(f"--index {index}: not a folder")
+    if index == Path(settings.home).expanduser().resolve():
+        raise ValueError(f"--index {index}: that is the data home; give the evaluation its own folder")
+    return index
+
+
+def run_on_dataset(args: argparse.Namespace, run) -> tuple[dict | None, int | None]:
+    """Build the settings and check ``--index``, then ``run(settings, index)``.
+
+    Returns:
+        ``(result, None)``, or ``(None, exit code)`` after printing what was wrong with the
+        arguments or the dataset.
+    """
+    from eval.retrieval import DatasetError
+
+    settings = _settings(args)
+    try:
+        index = evaluation_index(args, settings)
+    except ValueError as exc:
+        return None, _fail(str(exc))
+    try:
+        return run(settings, index), None
+    except DatasetError as exc:
+        return None, _fail(str(exc), 1)
+
+
 def cmd_eval_drafts(args: argparse.Namespace) -> int:
     """Draft every query of a BEIR folder and score the drafts."""
     from eval.drafts import run_draft_eval
-    from eval.retrieval import DatasetError
     from ingest.pipeline import ingest_records
 
     if args.limit is not None and args.limit < 1:
         return _fail("--limit must be at least 1")
     interactive = not args.json and sys.stderr.isatty()
-    try:
-        result = run_draft_eval(args.dataset, _settings(args), indexer=ingest_records, limit=args.limit,
-                                split=args.split, progress=interactive, on_query=_progress("drafted", interactive))
-    except DatasetError as exc:
-        return _fail(str(exc), 1)
+    result, code = run_on_dataset(args, lambda settings, index: run_draft_eval(
+        args.dataset, settings, indexer=ingest_records, limit=args.limit, split=args.split, progress=interactive,
+        on_query=_progress("drafted", interactive), keep_home=index))
+    if result is None:
+        return code
     failed = write_outputs(result, args, json_without="per_query")
     if failed is not None or args.json:
         return failed or 0
@@ -93,6 +130,43 @@ def cmd_eval_drafts(args: argparse.Namespace) -> int:
     print(f"dataset {result['dataset']}: {t['documents']} documents, {m['queries']} drafts "
           f"({', '.join(f'{k}: {v}' for k, v in m['modes'].items())}), {m['answered']} answered")
     _print_draft_metrics(m)
+    return 0
+
+
+# ---- eval calibrate -----------------------------------------------------------------------
+def cmd_eval_calibrate(args: argparse.Namespace) -> int:
+    """Fit the fusion weights to a labelled BEIR folder; print the settings to use."""
+    from eval.calibrate import calibrate_fusion
+    from ingest.pipeline import ingest_records
+
+    interactive = not args.json and sys.stderr.isatty()
+    result, code = run_on_dataset(args, lambda settings, index: calibrate_fusion(
+        args.dataset, settings, indexer=ingest_records, metric=args.metric, folds=args.folds, keep_home=index,
+        split=args.split, progress=interactive, on_query=_progress("searched", interactive)))
+    if result is None:
+        return code
+    if args.json:
+        _print_json(result)
+        return 0
+    cv = result["cross_validated"]
+    print(f"dataset {result['dataset']}: {result['queries']} labelled queries, {result['grid_points']} fusion "
+          f"settings tried, maximising {result['metric']}")
+    print(f"{'':<34}{'hit@5':>8}{'mrr@10':>8}")
+    for label, row in (("current settings", result["current"]), ("best on all queries (optimistic)", result["best"]),
+                       (f"chosen on held-out folds ({cv['folds']})", cv)):
+        print(f"{label:<34}{row['hit@5']:>8.3f}{row['mrr@10']:>8.3f}")
+    best = result["best"]["params"]
+    print("best: " + ", ".join(f"{k} {v}" for k, v in best.items()))
+    if result["recommend"]:
+        print(f"cross-validated gain {cv['gain']:+.3f} {result['metric']}: put these in .env (or the environment):")
+        for name, value in result["env"].items():
+            print(f"  {name}={value}")
+    elif cv["gain"] <= 0:
+        print(f"keep the current settings: on held-out queries no other setting does better "
+              f"({cv['gain']:+.3f} {result['metric']})")
+    else:
+        print(f"keep the current settings: the cross-validated gain ({cv['gain']:+.3f} {result['metric']}) is too "
+              "small for new tickets to notice")
     return 0
 
 
@@ -175,8 +249,15 @@ def cmd_eval_demo(args: argparse.Namespace) -> int:
 
 
 # ---- wiring -------------------------------------------------------------------------------
+def add_index_argument(parser: argparse.ArgumentParser) -> None:
+    """``--index DIR``: keep the evaluation's knowledge base between runs."""
+    parser.add_argument("--index", type=Path, metavar="DIR",
+                        help="keep the evaluation index in DIR and reuse it next time (unchanged documents "
+                             "are not embedded again); default: a temporary folder")
+
+
 def register_eval(eval_subparsers, common: argparse.ArgumentParser) -> None:
-    """Add ``drafts``, ``qa`` and ``demo`` under ``replydesk eval``.
+    """Add ``drafts``, ``calibrate``, ``qa`` and ``demo`` under ``replydesk eval``.
 
     Args:
         eval_subparsers: the sub-parser action of ``replydesk eval``.
@@ -187,9 +268,20 @@ def register_eval(eval_subparsers, common: argparse.ArgumentParser) -> None:
     e.add_argument("--dataset", required=True, type=Path)
     e.add_argument("--split", help="qrels split (default: test, or the only one in qrels/)")
     e.add_argument("--limit", type=int, help="draft only the first N queries")
+    add_index_argument(e)
     e.add_argument("--json", action="store_true")
     e.add_argument("--report", type=Path, help="write a report: .md, .html or .json")
     e.set_defaults(func=cmd_eval_drafts)
+
+    e = eval_subparsers.add_parser("calibrate", parents=[common], help="fit the fusion weights to labelled queries "
+                                                                       "(cross-validated)")
+    e.add_argument("--dataset", required=True, type=Path)
+    e.add_argument("--split", help="qrels split (default: test, or the only one in qrels/)")
+    e.add_argument("--metric", choices=["mrr@10", "hit@5"], default="mrr@10", help="what to maximise")
+    e.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    add_index_argument(e)
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_eval_calibrate)
 
     e = eval_subparsers.add_parser("qa", parents=[common], help="QA rubric scores and edit distances of the "
                                                                 "records store, per week / queue / mode")

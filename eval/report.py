@@ -56,9 +56,19 @@ class Document:
     sections: list[Section]
 
 
+class Milliseconds(float):
+    """A duration shown with one decimal, whatever its size."""
+
+
+def _ms(value: Any) -> Milliseconds | None:
+    return None if value is None else Milliseconds(value)
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "–"
+    if isinstance(value, Milliseconds):
+        return f"{value:.1f}"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
@@ -81,7 +91,8 @@ def _bar_chart(records: list[dict], *, x: str, y: str, color: str | None = None,
     if frame.empty:
         return None
     scale = alt.Scale(domain=list(domain)) if domain else alt.Undefined
-    encoding = {"x": alt.X(f"{x}:N", title=None, sort=None),
+    # Long metric names must stay readable under the bars, not be clipped.
+    encoding = {"x": alt.X(f"{x}:N", title=None, sort=None, axis=alt.Axis(labelAngle=-40, labelLimit=260)),
                 "y": alt.Y(f"{y}:Q", title=y_title or y, scale=scale),
                 "tooltip": [alt.Tooltip(c) for c in frame.columns]}
     if color:
@@ -132,7 +143,8 @@ def _retrieval_document(result: dict) -> Document:
     summary = Section("Summary by retrieval configuration",
                       paragraphs=["One row per configuration, side by side."])
     summary.tables.append(Table(["config", *[label for _, label in _RETRIEVAL_COLUMNS], "queries"],
-                                [[name, *[configs[name].get(k) for k, _ in _RETRIEVAL_COLUMNS],
+                                [[name, *[_ms(configs[name].get(k)) if k.startswith("latency") else configs[name].get(k)
+                                          for k, _ in _RETRIEVAL_COLUMNS],
                                   configs[name].get("queries")] for name in names]))
     summary.charts.append(_bar_chart(
         [{"metric": label, "config": name, "value": configs[name][key]}
@@ -199,7 +211,7 @@ _DRAFT_DEFINITIONS = [
 
 
 def _latency_rows(metrics: dict) -> list[list[Any]]:
-    return [[label, metrics.get(f"{key}_p50"), metrics.get(f"{key}_p95")]
+    return [[label, _ms(metrics.get(f"{key}_p50")), _ms(metrics.get(f"{key}_p95"))]
             for key, label in (("retrieve_ms", "retrieval"), ("draft_ms", "drafting after retrieval"),
                                ("total_ms", "total"))]
 
@@ -226,7 +238,7 @@ def _draft_sections(metrics: dict, rows: Sequence[dict], *, id_key: str) -> list
          "total ms", "draft"],
         [[r.get(id_key), r.get("query"), r.get("mode"), r.get("insufficient_guidance"), r.get("grounding"),
           r.get("citation_validity"), r.get("relevant"), r.get("cited_doc_ids"), r.get("rouge_l"),
-          r.get("total_ms"), r.get("draft")] for r in ordered]))
+          _ms(r.get("total_ms")), r.get("draft")] for r in ordered]))
     return [quality, latency, per]
 
 

@@ -148,10 +148,23 @@ CorpusIndexer = Callable[..., "IngestReport"]
 
 def build_eval_kb(dataset: BeirDataset, settings: Settings, home: Path, *, indexer: CorpusIndexer,
                   progress: bool = False):
-    """Ingest the corpus into ``home`` with ``indexer``; returns ``(knowledge base, ingest report)``."""
+    """Ingest the corpus into ``home`` with ``indexer``; returns ``(knowledge base, ingest report)``.
+
+    A ``home`` kept from an earlier run is reused: unchanged entries are not embedded again.
+
+    Raises:
+        DatasetError: ``home`` holds documents that are not in this dataset's corpus (an index
+            kept for another dataset would mix the two).
+    """
     from kb.knowledge_base import KnowledgeBase
 
     kb = KnowledgeBase(settings.with_home(home).model_copy(update={"chroma_host": None, "database_url": None}))
+    _generation, active = kb.active_versions()
+    if active:
+        foreign = sorted(set(active) - {str(e["_id"]) for e in dataset.corpus})
+        if foreign:
+            raise DatasetError(f"{home}: this index holds {len(foreign)} documents that are not in {dataset.name} "
+                               f"(e.g. {foreign[0]}); keep one index folder per dataset")
     report = indexer(kb, ((str(e["_id"]), e.get("title") or str(e["_id"]), e["text"]) for e in dataset.corpus),
                      progress=progress)
     return kb, report

@@ -63,12 +63,12 @@ def normalise_query(text: str) -> str:
 
 @dataclass(frozen=True)
 class SubQuery:
-    """One ranked list to produce: which retriever, which text, how much it counts."""
+    """One ranked list to produce: which retriever, which text (its weight in the fusion comes
+    from :meth:`kb.retrieval.RetrievalConfig.list_weight` by label)."""
 
     label: str
     kind: str  # "dense" | "bm25"
     text: str
-    weight: float
     linked: bool = False  # restricted to the documents the conversation names
 
 
@@ -82,15 +82,16 @@ class QueryPlan:
     subqueries: list[SubQuery] = field(default_factory=list)
 
 
-def plan_query(ticket: Ticket, *, use_context: bool = True, turn_weight: float = 0.5,
+def plan_query(ticket: Ticket, *, use_context: bool = True, turn_weight: float = 1.0,
                linked_weight: float = 0.0, use_dense: bool = True, use_bm25: bool = True) -> QueryPlan:
     """Build the sub-queries for ``ticket``.
 
     The whole conversation (earlier turns + message) is the main query. With ``use_context``
-    the message is also searched on its own (it says *what* is asked), and, when the
-    conversation names documents (``linked_weight`` > 0), those documents are searched on
-    their own: lexically for the message (misheard words corrected to theirs), densely
-    with the conversation's vector.
+    the message is also searched on its own (it says *what* is asked; when ``turn_weight`` >
+    0), and, when the conversation names documents (``linked_weight`` > 0), those documents
+    are searched on their own: lexically for the message (misheard words corrected to
+    theirs), densely with the conversation's vector. The weights only switch lists on here;
+    the fusion applies them.
     """
     turn = normalise_query(ticket.text)
     context = normalise_query(ticket.context or "")
@@ -98,18 +99,18 @@ def plan_query(ticket: Ticket, *, use_context: bool = True, turn_weight: float =
     plan = QueryPlan(turn=turn, context=context, conversation=conversation)
     kinds = [k for k, on in (("dense", use_dense), ("bm25", use_bm25)) if on]
     for kind in kinds:
-        plan.subqueries.append(SubQuery(kind, kind, conversation, 1.0))
+        plan.subqueries.append(SubQuery(kind, kind, conversation))
     if use_context and context and turn_weight > 0 and use_bm25:
         # The message alone, lexically: cheap, and it keeps the words of the actual question
         # from drowning in a long conversation. (A second dense query would cost a second
         # forward pass for no measured gain.)
-        plan.subqueries.append(SubQuery("bm25:turn", "bm25", turn, turn_weight))
+        plan.subqueries.append(SubQuery("bm25:turn", "bm25", turn))
     if use_context and linked_weight > 0:
         for kind in kinds:
             # Dense reuses the conversation's vector: a second forward pass for the message
             # would double the query's cost for one more hit in a hundred (dstc10).
             text = conversation if kind == "dense" else (turn or conversation)
-            plan.subqueries.append(SubQuery(f"{kind}:linked", kind, text, linked_weight, linked=True))
+            plan.subqueries.append(SubQuery(f"{kind}:linked", kind, text, linked=True))
     return plan
 
 

@@ -34,11 +34,65 @@ class RetrievalConfig:
     use_title_linking: bool = True
     correct_typos: bool = True  # unknown words also searched as the indexed terms one edit away
     candidates: int = 50
-    rrf_k: int = 60
-    dense_weight: float = 1.0
+    # The product's defaults (see kb.config.Settings); the naive baselines below state the
+    # textbook fusion (k 60, equal weights) explicitly.
+    rrf_k: int = 100
+    dense_weight: float = 2.0
     bm25_weight: float = 1.0
-    turn_weight: float = 0.5
-    entity_weight: float = 2.0
+    turn_weight: float = 1.0
+    entity_weight: float = 3.0
+
+    def list_weight(self, label: str) -> float:
+        """How much the ranked list ``label`` counts in the fusion.
+
+        Labels are ``dense`` / ``bm25`` (the whole conversation), ``bm25:turn`` (the message
+        alone) and ``dense:linked`` / ``bm25:linked`` (the documents the conversation names).
+        """
+        kind, _, scope = label.partition(":")
+        weight = self.dense_weight if kind == "dense" else self.bm25_weight
+        if scope == "turn":
+            weight *= self.turn_weight
+        elif scope == "linked":
+            weight *= self.entity_weight
+        return weight
+
+
+@dataclass(frozen=True)
+class RankedList:
+    """One retriever's candidates for one query, before fusion (active chunks only, best first)."""
+
+    label: str
+    results: tuple[tuple[str, float], ...]
+
+
+def fuse_ranked_lists(lists: list[RankedList], config: RetrievalConfig) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """Weighted reciprocal-rank fusion: ``(chunk_id -> score, chunk_id -> labels of its lists)``."""
+    fused: dict[str, float] = defaultdict(float)
+    sources: dict[str, list[str]] = defaultdict(list)
+    for ranked in lists:
+        weight = config.list_weight(ranked.label)
+        if weight <= 0:
+            continue
+        for rank, (cid, _score) in enumerate(ranked.results):
+            fused[cid] += weight / (config.rrf_k + rank + 1)
+            sources[cid].append(ranked.label)
+    return fused, sources
+
+
+def order_chunks(fused: dict[str, float], *, dedupe_documents: bool = False) -> list[str]:
+    """Chunk ids by fused score (ties: lower chunk id first); with ``dedupe_documents`` only the
+    best chunk of each document."""
+    order = sorted(fused, key=lambda c: (-fused[c], c))
+    if not dedupe_documents:
+        return order
+    seen: set[str] = set()
+    deduped = []
+    for cid in order:
+        doc_id = parse_chunk_id(cid)[0]
+        if doc_id not in seen:
+            seen.add(doc_id)
+            deduped.append(cid)
+    return deduped
 
 
 NAMED_CONFIGS: dict[str, RetrievalConfig] = {
@@ -46,7 +100,8 @@ NAMED_CONFIGS: dict[str, RetrievalConfig] = {
                             correct_typos=False),
     "dense": RetrievalConfig(name="dense", use_bm25=False, use_context=False, use_title_linking=False,
                              correct_typos=False),
-    "rrf": RetrievalConfig(name="rrf", use_context=False, use_title_linking=False, correct_typos=False),
+    "rrf": RetrievalConfig(name="rrf", use_context=False, use_title_linking=False, correct_typos=False, rrf_k=60,
+                           dense_weight=1.0),
     "hybrid": RetrievalConfig(name="hybrid"),
 }
 
@@ -125,21 +180,17 @@ class Retriever:
             self._linked_scopes[key] = scope
         return scope
 
-    def search(self, query: str | Ticket, k: int = 5, filters: SearchFilters | None = None,
-               *, dedupe_documents: bool = False) -> list[Hit]:
-        """Best ``k`` hits for a query or ticket.
+    def ranked_lists(self, query: str | Ticket, filters: SearchFilters | None = None) -> list[RankedList]:
+        """The candidate lists :meth:`search` fuses for ``query`` (used to calibrate the fusion)."""
+        return self._ranked_lists(query, filters)[0]
 
-        Args:
-            query: free text, or a :class:`Ticket` whose earlier conversation is used too.
-            k: number of hits.
-            filters: metadata filters.
-            dedupe_documents: keep only the best chunk of each document.
-        """
+    def _ranked_lists(self, query: str | Ticket, filters: SearchFilters | None
+                      ) -> tuple[list[RankedList], dict[str, float], dict[str, float]]:
         ticket = query if isinstance(query, Ticket) else Ticket(text=query)
         cfg = self.config
         generation, active = self.kb.active_versions()
         if not active:
-            return []
+            return [], {}, {}
         plan = plan_query(ticket, use_context=cfg.use_context, turn_weight=cfg.turn_weight,
                           linked_weight=cfg.entity_weight if cfg.use_title_linking else 0.0,
                           use_dense=cfg.use_dense, use_bm25=cfg.use_bm25)
@@ -171,11 +222,11 @@ class Retriever:
                     tokens += self.kb.lexical.corrections(tokenize(" ".join(unknown)), generation)
             return tokens
 
-        def lexical_lists() -> list[tuple[str, float, list[tuple[str, float]]]]:
-            return [(q.label, q.weight * cfg.bm25_weight, self.kb.lexical.search(tokens_of(q), n, generation, where(q)))
+        def lexical_lists() -> list[tuple[str, list[tuple[str, float]]]]:
+            return [(q.label, self.kb.lexical.search(tokens_of(q), n, generation, where(q)))
                     for q in subqueries if q.kind == "bm25"]
 
-        ranked_lists: list[tuple[str, float, list[tuple[str, float]]]] = []
+        ranked_lists: list[tuple[str, list[tuple[str, float]]]] = []
         dense_scores: dict[str, float] = {}
         bm25_scores: dict[str, float] = {}
         dense_texts = list(dict.fromkeys(q.text for q in subqueries if q.kind == "dense"))
@@ -194,37 +245,36 @@ class Retriever:
                     results = self.kb.vectors.query(vectors[q.text], n, where(q))
                 for cid, score in results:
                     dense_scores[cid] = max(dense_scores.get(cid, -1.0), score)
-                ranked_lists.append((q.label, q.weight * cfg.dense_weight, results))
+                ranked_lists.append((q.label, results))
         if lexical_future is not None:
-            for label, weight, results in lexical_future.result():
+            for label, results in lexical_future.result():
                 for cid, score in results:
                     bm25_scores[cid] = max(bm25_scores.get(cid, 0.0), score)
-                ranked_lists.append((label, weight, results))
+                ranked_lists.append((label, results))
 
-        fused: dict[str, float] = defaultdict(float)
-        sources: dict[str, list[str]] = defaultdict(list)
-        for label, weight, results in ranked_lists:
-            rank = 0
-            for cid, _score in results:
-                doc_id, version = parse_chunk_id(cid)
-                if active.get(doc_id) != version:
-                    continue
-                fused[cid] += weight / (cfg.rrf_k + rank + 1)
-                sources[cid].append(label)
-                rank += 1
+        def is_active(cid: str) -> bool:
+            doc_id, version = parse_chunk_id(cid)
+            return active.get(doc_id) == version
+
+        lists = [RankedList(label, tuple((cid, score) for cid, score in results if is_active(cid)))
+                 for label, results in ranked_lists]
+        return lists, dense_scores, bm25_scores
+
+    def search(self, query: str | Ticket, k: int = 5, filters: SearchFilters | None = None,
+               *, dedupe_documents: bool = False) -> list[Hit]:
+        """Best ``k`` hits for a query or ticket.
+
+        Args:
+            query: free text, or a :class:`Ticket` whose earlier conversation is used too.
+            k: number of hits.
+            filters: metadata filters.
+            dedupe_documents: keep only the best chunk of each document.
+        """
+        lists, dense_scores, bm25_scores = self._ranked_lists(query, filters)
+        fused, sources = fuse_ranked_lists(lists, self.config)
         if not fused:
             return []
-        order = sorted(fused, key=lambda c: (-fused[c], c))
-        if dedupe_documents:
-            seen: set[str] = set()
-            deduped = []
-            for cid in order:
-                doc_id = parse_chunk_id(cid)[0]
-                if doc_id not in seen:
-                    seen.add(doc_id)
-                    deduped.append(cid)
-            order = deduped
-        top = order[:k]
+        top = order_chunks(fused, dedupe_documents=dedupe_documents)[:k]
         chunks = self.kb.catalog.chunks_by_id(top)
         hits = []
         for cid in top:

@@ -102,3 +102,34 @@ def test_eval_retrieval_on_a_small_beir_dataset(tmp_path, capsys):
     assert result["hit@5"] == 1.0 and result["mrr@10"] == 1.0
     assert set(result["configs"]) == {"hybrid", "bm25"}
     assert main(["eval", "retrieval", "--dataset", str(tmp_path / "missing")]) == 1
+
+
+def _small_beir(folder, corpus_ids=("d1", "d2")):
+    corpus = [{"_id": i, "title": f"Doc {i}", "text": f"Q: Question about topic {i}?\nA: Answer {i}."}
+              for i in corpus_ids]
+    write(folder / "corpus.jsonl", "\n".join(json.dumps(c) for c in corpus))
+    write(folder / "queries.jsonl", json.dumps({"_id": "q1", "text": f"question about topic {corpus_ids[0]}"}))
+    write(folder / "qrels" / "test.tsv", f"query-id\tcorpus-id\tscore\nq1\t{corpus_ids[0]}\t1\n")
+    return folder
+
+
+def test_eval_index_is_kept_and_reused_but_never_mixed_with_another_dataset(tmp_path, capsys):
+    data = _small_beir(tmp_path / "beir")
+    index = tmp_path / "index"
+    code, first = run_json(capsys, "eval", "retrieval", "--dataset", str(data), "--index", str(index), "--json")
+    assert code == 0 and first["hit@5"] == 1.0
+    assert first["timings"]["chunks"] == 2  # embedded on the first run
+    code, again = run_json(capsys, "eval", "retrieval", "--dataset", str(data), "--index", str(index), "--json")
+    assert code == 0 and again["hit@5"] == 1.0
+    assert again["timings"]["chunks"] == 0  # nothing embedded again
+
+    other = _small_beir(tmp_path / "other", corpus_ids=("x1", "x2"))
+    assert main(["eval", "retrieval", "--dataset", str(other), "--index", str(index)]) == 1
+    assert "holds 2 documents that are not in other" in capsys.readouterr().err
+    # The data home is never used as an evaluation index, and a file is not a folder.
+    home = tmp_path / "home"
+    assert main(["eval", "drafts", "--home", str(home), "--dataset", str(data), "--index", str(home)]) == 2
+    assert "data home" in capsys.readouterr().err
+    (tmp_path / "file").write_text("x")
+    assert main(["eval", "retrieval", "--dataset", str(data), "--index", str(tmp_path / "file")]) == 2
+    assert "not a folder" in capsys.readouterr().err

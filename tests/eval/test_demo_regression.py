@@ -4,12 +4,13 @@ Measured on the demo KB (v1 then current docs + resolved Q&A, bundled all-MiniLM
 offline drafter, default settings) with ``run_demo_eval`` over the 52 tickets of
 ``demo/tickets.jsonl``:
 
-* retrieval (top 10, one hit per document): hit@5 1.000, recall@5 0.952, MRR@10 0.649;
+* retrieval (top 10, one hit per document): hit@5 1.000, recall@5 0.942, MRR@10 0.680 (fusion
+  weights of 2026-11-30; before: recall@5 0.952, MRR@10 0.649);
 * drafts: grounding 1.000 (every content sentence supported), citation validity 1.000,
-  relevant coverage 0.673, drafts citing a relevant document 0.788 (most misses cite the
+  relevant coverage 0.654, drafts citing a relevant document 0.769 (most misses cite the
   resolved Q&A document ``qa-resolved`` instead of the SOP), insufficient guidance 0.000;
 * risk (lexical + semantic, as ``draft_reply`` runs it): recall 1.000 (18/18), false-flag
-  rate 0.206 (7/34), category accuracy 1.000. Earlier, before the lexical warning-sign cues
+  rate 0.147 (5/34), category accuracy 1.000. Earlier, before the lexical warning-sign cues
   (pills taken, "won't be around to see", goodbyes, "what's the point anymore"), recall was
   0.778 (misses t01, t02, t03, t05): the set is no longer fully held out for self-harm.
 

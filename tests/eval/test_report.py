@@ -83,6 +83,7 @@ def test_retrieval_markdown_has_configs_side_by_side_and_per_query_ranks() -> No
     assert "| config | hit@5 | recall@5 | recall@10 | MRR@10 | nDCG@10 | p50 ms | p95 ms | queries |" in md
     hybrid, = _table_rows(md, "hybrid")
     assert hybrid[1] == "0.500" and hybrid[4] == "0.250"
+    assert hybrid[6:8] == ["12.5", "40.0"]  # milliseconds keep one decimal, whatever their size
     assert _table_rows(md, "bm25")[0][1] == "0.250"
     q1, = _table_rows(md, "q1")
     assert q1[1] == "why is my payout \\| held?"  # a pipe in a query must not break the table
@@ -102,12 +103,15 @@ def test_retrieval_html_inlines_chart_specs_and_keeps_table_fallback() -> None:
     assert "<table>" in page and "<td>why is my payout | held?</td>" in page
     assert page.count("<svg") == 2 and "cdn." not in page and "<script src" not in page  # drawn offline
     assert specs == chart_specs(_retrieval_result())
+    # Long metric names are angled and not cut short under the bars.
+    assert specs[0]["encoding"]["x"]["axis"]["labelLimit"] >= 200
 
 
 def test_drafts_report_lists_metrics_latency_and_worst_drafts_first() -> None:
     md = render_markdown(_drafts_result())
     assert "| Grounding (supported sentences) | 0.875 |" in md
     assert "| drafting after retrieval | 100.0 | 300.0 |" in md
+    assert "| retrieval | 10.0 | 20.0 |" in md
     per_draft = [r[0] for r in _table_rows(md, "q")]
     assert per_draft == ["q1", "q2"]  # unmeasured grounding (holding reply) after measured ones
     page = render_html(_drafts_result())
