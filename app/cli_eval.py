@@ -145,9 +145,9 @@ def cmd_eval_calibrate(args: argparse.Namespace) -> int:
         split=args.split, progress=interactive, on_query=_progress("searched", interactive)))
     if result is None:
         return code
-    if args.json:
-        _print_json(result)
-        return 0
+    failed = write_outputs(result, args)
+    if failed is not None or args.json:
+        return failed or 0
     cv = result["cross_validated"]
     print(f"dataset {result['dataset']}: {result['queries']} labelled queries, {result['grid_points']} fusion "
           f"settings tried, maximising {result['metric']}")
@@ -281,6 +281,7 @@ def register_eval(eval_subparsers, common: argparse.ArgumentParser) -> None:
     e.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     add_index_argument(e)
     e.add_argument("--json", action="store_true")
+    e.add_argument("--report", type=Path, help="write a report: .md, .html or .json")
     e.set_defaults(func=cmd_eval_calibrate)
 
     e = eval_subparsers.add_parser("qa", parents=[common], help="QA rubric scores and edit distances of the "

@@ -96,7 +96,7 @@ def _bar_chart(records: list[dict], *, x: str, y: str, color: str | None = None,
                 "y": alt.Y(f"{y}:Q", title=y_title or y, scale=scale),
                 "tooltip": [alt.Tooltip(c) for c in frame.columns]}
     if color:
-        encoding["color"] = alt.Color(f"{color}:N")
+        encoding["color"] = alt.Color(f"{color}:N", legend=alt.Legend(labelLimit=320))
         encoding["xOffset"] = alt.XOffset(f"{color}:N")
     return alt.Chart(frame, title=title).mark_bar().encode(**encoding).properties(width=460, height=240)
 
@@ -318,6 +318,43 @@ def _demo_document(result: dict) -> Document:
                      *_draft_sections(result["drafts"], result.get("per_ticket", []), id_key="id")])
 
 
+# ---- fusion calibration ------------------------------------------------------------------
+_PARAM_LABELS = (("dense_weight", "dense"), ("bm25_weight", "BM25"), ("turn_weight", "message alone"),
+                 ("entity_weight", "named documents"), ("rrf_k", "k"))
+
+
+def _calibration_document(result: dict) -> Document:
+    cv = result["cross_validated"]
+    metric = result["metric"]
+    intro = [f"{result['queries']} labelled queries of **{result['dataset']}**; {result['grid_points']} fusion "
+             f"settings replayed from one search per query; maximising {metric}.",
+             "*Best on all queries* is optimistic (chosen and scored on the same queries). *Cross-validated* "
+             f"chooses on {cv['folds'] - 1} of {cv['folds']} folds and scores on the fold left out: what new "
+             "tickets would see."]
+    if result["recommend"]:
+        verdict = (f"Recommended: the cross-validated gain is {cv['gain']:+.3f} {metric}. Put these lines in "
+                   "`.env` (or the environment): " + ", ".join(f"`{k}={v}`" for k, v in result["env"].items()) + ".")
+    else:
+        verdict = f"Keep the current settings: the cross-validated gain is {cv['gain']:+.3f} {metric}."
+    rows = [["current settings", result["current"]["hit@5"], result["current"]["mrr@10"]],
+            ["best on all queries (optimistic)", result["best"]["hit@5"], result["best"]["mrr@10"]],
+            ["cross-validated", cv["hit@5"], cv["mrr@10"]]]
+    summary = Section("Result", paragraphs=[verdict], tables=[Table(["", "hit@5", "MRR@10"], rows)])
+    short = ("current", "best (optimistic)", "cross-validated")
+    summary.charts.append(_bar_chart([{"setting": name, "metric": m, "value": r[i]} for name, r in zip(short, rows)
+                                      for i, m in ((1, "hit@5"), (2, "MRR@10"))],
+                                     x="metric", y="value", color="setting", title="Fusion settings", domain=(0, 1)))
+    settings = Section("Settings", paragraphs=["Weights are relative to BM25 (only ratios matter to a "
+                                               "reciprocal-rank fusion); one row per fold for the cross-validated "
+                                               "choice."])
+    header = ["", *[label for _, label in _PARAM_LABELS]]
+    param_rows = [["current", *[result["current"]["params"][k] for k, _ in _PARAM_LABELS]],
+                  ["best", *[result["best"]["params"][k] for k, _ in _PARAM_LABELS]]]
+    param_rows += [[f"fold {i + 1}", *[p[k] for k, _ in _PARAM_LABELS]] for i, p in enumerate(cv["chosen_per_fold"])]
+    settings.tables.append(Table(header, param_rows))
+    return Document(f"Fusion calibration: {result['dataset']}", intro, [summary, settings])
+
+
 # ---- dispatch and rendering --------------------------------------------------------------
 def build_document(result: dict) -> Document:
     """The report document for any supported evaluation result.
@@ -332,9 +369,11 @@ def build_document(result: dict) -> Document:
         return _qa_document(result)
     if kind == "demo":
         return _demo_document(result)
+    if kind == "calibration":
+        return _calibration_document(result)
     if "configs" in result:
         return _retrieval_document(result)
-    raise ReportError("unknown result: expected a retrieval, drafts, qa or demo evaluation")
+    raise ReportError("unknown result: expected a retrieval, drafts, calibration, qa or demo evaluation")
 
 
 def _md_cell(value: Any) -> str:
@@ -357,15 +396,19 @@ def render_markdown(result: dict) -> str:
 
 
 def _inline_markdown(text: str) -> str:
-    # Only **bold** and *italic* are used in report paragraphs.
+    # Only `code`, **bold** and *italic* are used in report paragraphs.
     import re
 
     escaped = html.escape(text)
+    escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
     escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
     return re.sub(r"\*(.+?)\*", r"<em>\1</em>", escaped)
 
 
 _CSS = """
+svg{overflow:visible}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.9em;background:#f3f4f6;padding:0 .25em;
+border-radius:3px}
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;
 color:#1f2328;line-height:1.45;padding:0 1rem}
 table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.9rem}

@@ -127,7 +127,8 @@ def test_calibrate_command_prints_a_verdict(tmp_path, capsys):
 
     data = _write_beir(tmp_path / "hotels")
     assert main(["eval", "calibrate", "--home", str(tmp_path / "home"), "--dataset", str(data),
-                 "--index", str(tmp_path / "index"), "--folds", "2"]) == 0
+                 "--index", str(tmp_path / "index"), "--folds", "2", "--report", str(tmp_path / "cal.md")]) == 0
+    assert (tmp_path / "cal.md").read_text().startswith("# Fusion calibration: hotels")
     out = capsys.readouterr().out
     assert "6 labelled queries" in out and "current settings" in out
     assert ("put these in .env" in out) or ("keep the current settings" in out)

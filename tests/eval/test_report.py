@@ -155,3 +155,26 @@ def test_unsupported_suffix_and_unknown_result_are_errors(tmp_path) -> None:
         write_report(_retrieval_result(), tmp_path / "report.pdf")
     with pytest.raises(ReportError, match="unknown result"):
         render_markdown({"something": 1})
+
+
+def _calibration_result(recommend: bool) -> dict:
+    params = {"dense_weight": 2.0, "bm25_weight": 1.0, "turn_weight": 1.0, "entity_weight": 3.0, "rrf_k": 100}
+    best = {**params, "entity_weight": 0.0, "rrf_k": 30}
+    return {"kind": "calibration", "dataset": "tickets", "queries": 40, "metric": "mrr@10", "grid_points": 241,
+            "current": {"params": params, "hit@5": 0.9, "mrr@10": 0.7},
+            "best": {"params": best, "hit@5": 0.95, "mrr@10": 0.8},
+            "cross_validated": {"folds": 2, "hit@5": 0.93, "mrr@10": 0.75, "gain": 0.05,
+                                "chosen_per_fold": [best, params]},
+            "recommend": recommend, "env": {"REPLYDESK_RRF_K": "30"} if recommend else {},
+            "seconds": {"search": 1.0, "total": 1.2}}
+
+
+def test_calibration_report_gives_the_verdict_the_scores_and_the_settings_per_fold() -> None:
+    md = render_markdown(_calibration_result(recommend=True))
+    assert md.startswith("# Fusion calibration: tickets")
+    assert "Recommended: the cross-validated gain is +0.050 mrr@10" in md and "`REPLYDESK_RRF_K=30`" in md
+    assert _table_rows(md, "cross-validated")[0][1:] == ["0.930", "0.750"]
+    assert [row[0] for row in _table_rows(md, "fold")] == ["fold 1", "fold 2"]
+    assert "Keep the current settings" in render_markdown(_calibration_result(recommend=False))
+    page = render_html(_calibration_result(recommend=True))
+    assert "<code>REPLYDESK_RRF_K=30</code>" in page and page.count("<svg") == 1
