@@ -136,13 +136,26 @@ def cmd_eval_drafts(args: argparse.Namespace) -> int:
 # ---- eval calibrate -----------------------------------------------------------------------
 def cmd_eval_calibrate(args: argparse.Namespace) -> int:
     """Fit the fusion weights to a labelled BEIR folder; print the settings to use."""
-    from eval.calibrate import calibrate_fusion
+    from eval.calibrate import calibrate_fusion, calibrate_on_tickets
     from ingest.pipeline import ingest_records
 
     interactive = not args.json and sys.stderr.isatty()
-    result, code = run_on_dataset(args, lambda settings, index: calibrate_fusion(
-        args.dataset, settings, indexer=ingest_records, metric=args.metric, folds=args.folds, keep_home=index,
-        split=args.split, progress=interactive, on_query=_progress("searched", interactive)))
+    on_query = _progress("searched", interactive)
+    if args.tickets is not None:
+        if args.index is not None or args.split is not None:
+            return _fail("--index and --split go with --dataset; --tickets uses the knowledge base at --home")
+
+        def run(settings: Settings, _index):
+            from kb.knowledge_base import KnowledgeBase
+
+            return calibrate_on_tickets(KnowledgeBase(settings), args.tickets, metric=args.metric, folds=args.folds,
+                                        on_query=on_query)
+    else:
+        def run(settings: Settings, index):
+            return calibrate_fusion(args.dataset, settings, indexer=ingest_records, metric=args.metric,
+                                    folds=args.folds, keep_home=index, split=args.split, progress=interactive,
+                                    on_query=on_query)
+    result, code = run_on_dataset(args, run)
     if result is None:
         return code
     failed = write_outputs(result, args)
@@ -275,7 +288,10 @@ def register_eval(eval_subparsers, common: argparse.ArgumentParser) -> None:
 
     e = eval_subparsers.add_parser("calibrate", parents=[common], help="fit the fusion weights to labelled queries "
                                                                        "(cross-validated)")
-    e.add_argument("--dataset", required=True, type=Path)
+    source = e.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset", type=Path, help="a labelled BEIR folder (its corpus is ingested into --index)")
+    source.add_argument("--tickets", type=Path, help="labelled tickets (JSONL: text, context, relevant_doc_ids) "
+                                                     "against the knowledge base at --home")
     e.add_argument("--split", help="qrels split (default: test, or the only one in qrels/)")
     e.add_argument("--metric", choices=["mrr@10", "hit@5"], default="mrr@10", help="what to maximise")
     e.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")

@@ -136,11 +136,20 @@ def metrics_of(ranks: np.ndarray) -> dict[str, np.ndarray]:
             "mrr@10": np.where(ranks < 10, 1.0 / (np.minimum(ranks, 1e9) + 1), 0.0)}
 
 
+def _check_options(metric: str, folds: int) -> None:
+    from eval.retrieval import DatasetError
+
+    if metric not in METRICS:
+        raise DatasetError(f"unknown metric {metric!r}; choose from {', '.join(METRICS)}")
+    if folds < 2:
+        raise DatasetError("cross-validation needs at least 2 folds")
+
+
 def calibrate_fusion(dataset_dir: Path | str, settings: Settings, *, indexer, metric: str = "mrr@10",
                      folds: int = 5, seed: int = 13, grid: dict[str, Sequence[float]] | None = None,
                      keep_home: Path | None = None, split: str | None = None, progress: bool = False,
                      on_query: Callable[[int, int], None] | None = None) -> dict:
-    """Fit the fusion weights to a labelled BEIR dataset.
+    """Fit the fusion weights to a labelled BEIR dataset (its corpus is ingested for the purpose).
 
     Args:
         dataset_dir: BEIR folder with qrels.
@@ -156,8 +165,7 @@ def calibrate_fusion(dataset_dir: Path | str, settings: Settings, *, indexer, me
         on_query: called with ``(done, total)`` while the queries are searched.
 
     Returns:
-        ``{"kind": "calibration", "dataset", "queries", "metric", "current", "best",
-        "cross_validated", "recommend", "env", "grid_points", "seconds"}``.
+        See :func:`calibrate_retriever`; ``dataset`` is the folder's name.
 
     Raises:
         eval.retrieval.DatasetError: bad dataset, unknown metric, no labelled queries.
@@ -165,29 +173,115 @@ def calibrate_fusion(dataset_dir: Path | str, settings: Settings, *, indexer, me
     from eval.retrieval import DatasetError, build_eval_kb, load_beir, ticket_of
     from kb.retrieval import Retriever
 
-    if metric not in METRICS:
-        raise DatasetError(f"unknown metric {metric!r}; choose from {', '.join(METRICS)}")
-    if folds < 2:
-        raise DatasetError("cross-validation needs at least 2 folds")
-    grid = {**DEFAULT_GRID, **(grid or {})}
+    _check_options(metric, folds)
     dataset = load_beir(dataset_dir, split)
-    labelled = [q for q in dataset.queries if any(s > 0 for s in dataset.qrels.get(str(q["_id"]), {}).values())]
+    labelled = [(ticket_of(q), {d for d, s in dataset.qrels.get(str(q["_id"]), {}).items() if s > 0})
+                for q in dataset.queries]
+    labelled = [(ticket, relevant) for ticket, relevant in labelled if relevant]
     if not labelled:
         raise DatasetError(f"{dataset_dir}: no query has a relevant document in the qrels")
-    started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="replydesk-calibrate-") as tmp:
         kb, _report = build_eval_kb(dataset, settings, keep_home or Path(tmp), indexer=indexer, progress=progress)
-        retriever = Retriever(kb)
-        current_cfg = retriever.config
-        # Every list must exist to be re-weighted, so capture with all of them switched on.
-        capturing = retriever.with_config(replace(current_cfg, turn_weight=current_cfg.turn_weight or 1.0,
-                                                  entity_weight=current_cfg.entity_weight or 1.0))
-        captured = []
-        for done, query in enumerate(labelled, start=1):
-            relevant = {d for d, s in dataset.qrels[str(query["_id"])].items() if s > 0}
-            captured.append(capture_query(capturing.ranked_lists(ticket_of(query)), relevant))
-            if on_query is not None:
-                on_query(done, len(labelled))
+        return calibrate_retriever(Retriever(kb), labelled, dataset=dataset.name, metric=metric, folds=folds,
+                                   seed=seed, grid=grid, on_query=on_query)
+
+
+def load_labelled_tickets(path: Path | str) -> list[tuple]:
+    """Labelled tickets from a JSONL file: one object per line with ``text``, optional
+    ``context`` and ``relevant_doc_ids`` (the format of ``demo/tickets.jsonl``).
+
+    Lines without relevant documents are skipped (they label something else, e.g. risk).
+
+    Raises:
+        eval.retrieval.DatasetError: unreadable file or a malformed line (named by number).
+    """
+    import json
+
+    from eval.retrieval import DatasetError
+    from kb.types import Ticket
+
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read ({exc})") from exc
+    labelled = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{path}:{number}: not JSON ({exc.msg})") from exc
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+            raise DatasetError(f"{path}:{number}: each line needs a \"text\" string")
+        relevant = item.get("relevant_doc_ids", [])
+        if not isinstance(relevant, list) or not all(isinstance(d, str) for d in relevant):
+            raise DatasetError(f"{path}:{number}: \"relevant_doc_ids\" must be a list of document ids")
+        if relevant:
+            labelled.append((Ticket(text=item["text"], context=str(item.get("context") or "")), set(relevant)))
+    if not labelled:
+        raise DatasetError(f"{path}: no ticket lists relevant_doc_ids")
+    return labelled
+
+
+def calibrate_on_tickets(kb, tickets_path: Path | str, *, metric: str = "mrr@10", folds: int = 5, seed: int = 13,
+                         grid: dict[str, Sequence[float]] | None = None,
+                         on_query: Callable[[int, int], None] | None = None) -> dict:
+    """Fit the fusion weights to labelled tickets against a live knowledge base.
+
+    Args:
+        kb: the :class:`kb.knowledge_base.KnowledgeBase` the tickets were labelled against.
+        tickets_path: JSONL of labelled tickets (:func:`load_labelled_tickets`).
+        metric, folds, seed, grid, on_query: as for :func:`calibrate_fusion`.
+
+    Raises:
+        eval.retrieval.DatasetError: bad tickets file, options, an empty knowledge base, or
+            labels naming documents the knowledge base does not have.
+    """
+    from eval.retrieval import DatasetError
+    from kb.retrieval import Retriever
+
+    _check_options(metric, folds)
+    labelled = load_labelled_tickets(tickets_path)
+    _generation, active = kb.active_versions()
+    if not active:
+        raise DatasetError(f"the knowledge base at {kb.settings.home} has no documents; ingest them first")
+    unknown = sorted({d for _t, relevant in labelled for d in relevant} - set(active))
+    if unknown:
+        raise DatasetError(f"{tickets_path}: {len(unknown)} relevant document id(s) are not active in the knowledge "
+                           f"base at {kb.settings.home}: {', '.join(unknown[:5])}")
+    return calibrate_retriever(Retriever(kb), labelled, dataset=Path(tickets_path).name, metric=metric, folds=folds,
+                               seed=seed, grid=grid, on_query=on_query)
+
+
+def calibrate_retriever(retriever, labelled: list[tuple], *, dataset: str, metric: str = "mrr@10", folds: int = 5,
+                        seed: int = 13, grid: dict[str, Sequence[float]] | None = None,
+                        on_query: Callable[[int, int], None] | None = None) -> dict:
+    """Search each labelled ticket once with ``retriever`` and replay the fusion over the grid.
+
+    Args:
+        retriever: a :class:`kb.retrieval.Retriever`; its configuration is the baseline.
+        labelled: ``(ticket, relevant document ids)`` pairs.
+        dataset: a name for the report.
+        metric, folds, seed, grid, on_query: as for :func:`calibrate_fusion`.
+
+    Returns:
+        ``{"kind": "calibration", "dataset", "queries", "metric", "current", "best",
+        "cross_validated", "recommend", "env", "grid_points", "seconds"}``.
+    """
+    _check_options(metric, folds)
+    grid = {**DEFAULT_GRID, **(grid or {})}
+    started = time.perf_counter()
+    current_cfg = retriever.config
+    # Every list must exist to be re-weighted, so capture with all of them switched on.
+    capturing = retriever.with_config(replace(current_cfg, turn_weight=current_cfg.turn_weight or 1.0,
+                                              entity_weight=current_cfg.entity_weight or 1.0))
+    captured = []
+    for done, (ticket, relevant) in enumerate(labelled, start=1):
+        captured.append(capture_query(capturing.ranked_lists(ticket), relevant))
+        if on_query is not None:
+            on_query(done, len(labelled))
     search_seconds = time.perf_counter() - started
 
     current = FusionParams(current_cfg.dense_weight, current_cfg.bm25_weight, current_cfg.turn_weight,
@@ -231,7 +325,7 @@ def calibrate_fusion(dataset_dir: Path | str, settings: Settings, *, indexer, me
     gain = cross_validated[metric] - float(target[0].mean())
     recommend = best != 0 and gain >= MIN_GAIN
     return {
-        "kind": "calibration", "dataset": dataset.name, "queries": len(captured), "metric": metric,
+        "kind": "calibration", "dataset": dataset, "queries": len(captured), "metric": metric,
         "current": {"params": asdict(current), **summary(0)},
         "best": {"params": asdict(points[best]), **summary(best)},
         "cross_validated": {"folds": min(folds, len(captured)), **cross_validated,

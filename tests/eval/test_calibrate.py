@@ -8,7 +8,8 @@ import random
 import numpy as np
 import pytest
 
-from eval.calibrate import FusionParams, calibrate_fusion, capture_query, metrics_of, replay
+from eval.calibrate import (FusionParams, calibrate_fusion, calibrate_on_tickets, capture_query, load_labelled_tickets,
+                            metrics_of, replay)
 from eval.retrieval import DatasetError
 from kb.retrieval import RankedList, RetrievalConfig, fuse_ranked_lists, order_chunks, parse_chunk_id
 from tests.conftest import make_settings
@@ -135,3 +136,40 @@ def test_calibrate_command_prints_a_verdict(tmp_path, capsys):
     assert main(["eval", "calibrate", "--home", str(tmp_path / "home"), "--dataset", str(data),
                  "--index", str(tmp_path / "index"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["kind"] == "calibration"
+
+
+@pytest.mark.slow
+def test_labelled_tickets_calibrate_against_a_live_knowledge_base(tmp_path, capsys):
+    from app.cli import main
+    from ingest.pipeline import ingest_records
+    from kb.knowledge_base import KnowledgeBase
+
+    data = _write_beir(tmp_path / "hotels")
+    settings = make_settings(tmp_path / "home")
+    live = tmp_path / "live"
+    from_beir = calibrate_fusion(data, settings, indexer=ingest_records, folds=2, keep_home=live)
+    # The same labelled queries as a tickets file, against the knowledge base they were ingested into.
+    queries = [json.loads(line) for line in (data / "queries.jsonl").read_text().splitlines()]
+    qrels = dict(line.split("\t")[:2] for line in (data / "qrels" / "test.tsv").read_text().splitlines()[1:])
+    tickets = tmp_path / "tickets.jsonl"
+    tickets.write_text("\n".join(json.dumps({"id": q["_id"], "text": q["text"], "context": q["context"],
+                                             "relevant_doc_ids": [qrels[q["_id"]]]}) for q in queries)
+                       + "\n" + json.dumps({"id": "risk-only", "text": "not a retrieval label"}) + "\n")
+    assert len(load_labelled_tickets(tickets)) == 6  # the line without relevant documents is skipped
+    kb = KnowledgeBase(settings.with_home(live))
+    from_tickets = calibrate_on_tickets(kb, tickets, folds=2)
+    assert from_tickets["dataset"] == "tickets.jsonl" and from_tickets["queries"] == 6
+    assert from_tickets["current"] == from_beir["current"] and from_tickets["best"] == from_beir["best"]
+
+    assert main(["eval", "calibrate", "--home", str(live), "--tickets", str(tickets), "--folds", "2"]) == 0
+    assert "6 labelled queries" in capsys.readouterr().out
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"text": "x", "relevant_doc_ids": ["grant-pets"]}) + "\n{oops\n")
+    assert main(["eval", "calibrate", "--home", str(live), "--tickets", str(bad)]) == 1
+    assert f"{bad}:2: not JSON" in capsys.readouterr().err
+    bad.write_text(json.dumps({"text": "x", "relevant_doc_ids": ["no-such-doc"]}) + "\n")
+    assert main(["eval", "calibrate", "--home", str(live), "--tickets", str(bad)]) == 1
+    assert "not active in the knowledge base" in capsys.readouterr().err
+    assert main(["eval", "calibrate", "--home", str(tmp_path / "empty"), "--tickets", str(tickets)]) == 1
+    assert "has no documents" in capsys.readouterr().err
+    assert main(["eval", "calibrate", "--home", str(live), "--tickets", str(tickets), "--index", str(live)]) == 2
