@@ -53,6 +53,10 @@ class Settings(BaseSettings):
 
     # --- retrieval ---------------------------------------------------------------
     retrieval_candidates: int = Field(default=50, ge=5, le=1000)
+    exact_search_max_chunks: int = Field(
+        default=20_000, ge=0,
+        description="Up to this many active chunks the dense side searches exactly in memory (faster than "
+                    "HNSW there, and the same ranking on every ingest); above it, or at 0, Chroma's HNSW index.")
     hnsw_ef_search: int = Field(
         default=400, ge=10, le=5000,
         description="Nodes the HNSW index explores per dense query. Chroma's default (100) returns only "

@@ -167,6 +167,17 @@ class LexicalIndex:
                 and (not wanted_tags or wanted_tags & set(fields["tags"][p]))
                 and (filters.include_internal or fields["audience"][p] != "internal")]
 
+    def indexed_chunk_ids(self, generation: int) -> list[str]:
+        """Ids of every indexed (active) chunk, in index order (do not modify the list)."""
+        self._ensure_loaded(generation)
+        return self._chunk_ids
+
+    def filter_mask(self, filters: SearchFilters | None, generation: int) -> np.ndarray | None:
+        """Which indexed chunks pass ``filters``, aligned with :meth:`indexed_chunk_ids`
+        (None: all of them)."""
+        self._ensure_loaded(generation)
+        return self._mask(filters)
+
     def chunk_ids_matching(self, filters: SearchFilters, generation: int) -> list[str]:
         """Ids of the indexed chunks that pass ``filters``, which must name ``titles``.
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from kb.knowledge_base import KnowledgeBase
 from kb.lexical import tokenize
 from kb.linking import LinkerCache
+from kb.store import ExactDenseIndex
 from kb.query import correct_to_vocabulary, plan_query, unknown_words, vocabulary_of
 from kb.types import Hit, SearchFilters, Ticket
 
@@ -155,6 +156,7 @@ class Retriever:
                                                 turn_weight=settings.turn_weight)
         self._linkers = LinkerCache()
         self._linked_scopes: dict[tuple[int, SearchFilters], _LinkedScope] = {}
+        self._exact = ExactDenseIndex()
         self._pool = _lexical_pool()
 
     def with_config(self, config: RetrievalConfig) -> "Retriever":
@@ -162,6 +164,7 @@ class Retriever:
         other = Retriever(self.kb, config)
         other._linkers = self._linkers
         other._linked_scopes = self._linked_scopes
+        other._exact = self._exact
         other._pool = self._pool
         return other
 
@@ -179,6 +182,20 @@ class Retriever:
                 self._linked_scopes.clear()
             self._linked_scopes[key] = scope
         return scope
+
+    def _dense_candidates(self, generation: int, vector, n: int, filters: SearchFilters | None
+                          ) -> list[tuple[str, float]]:
+        """Nearest active chunks: exact in memory for knowledge bases up to
+        ``exact_search_max_chunks`` chunks, else Chroma's HNSW index."""
+        limit = self.kb.settings.exact_search_max_chunks
+        if limit:
+            chunk_ids = self.kb.lexical.indexed_chunk_ids(generation)
+            if 0 < len(chunk_ids) <= limit:
+                mask = self.kb.lexical.filter_mask(filters, generation)
+                results = self._exact.search(generation, chunk_ids, self.kb.vectors.unit_vectors, vector, n, mask)
+                if results is not None:
+                    return results
+        return self.kb.vectors.query(vector, n, filters)
 
     def ranked_lists(self, query: str | Ticket, filters: SearchFilters | None = None) -> list[RankedList]:
         """The candidate lists :meth:`search` fuses for ``query`` (used to calibrate the fusion)."""
@@ -242,7 +259,7 @@ class Retriever:
                     scope = self._linked_scope(generation, where(q))
                     results = self.kb.vectors.similarities(vectors[q.text], scope.chunk_ids)[:n]
                 else:
-                    results = self.kb.vectors.query(vectors[q.text], n, where(q))
+                    results = self._dense_candidates(generation, vectors[q.text], n, where(q))
                 for cid, score in results:
                     dense_scores[cid] = max(dense_scores.get(cid, -1.0), score)
                 ranked_lists.append((q.label, results))

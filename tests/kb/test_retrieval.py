@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from ingest.pipeline import Ingestor, ingest_records
@@ -150,3 +151,34 @@ def test_unknown_index_terms_get_their_one_edit_neighbours(small_kb):
     assert lexical.corrections(["payuot", "refnud"], generation) == ["payout", "refund"]
     # Known terms, short terms and terms far from every indexed term give nothing.
     assert lexical.corrections(["payout", "hold", "zzzzzzz"], generation) == []
+
+
+def test_exact_and_hnsw_dense_search_agree_on_a_small_knowledge_base_filters_included(small_kb):
+    exact = Retriever(small_kb, NAMED_CONFIGS["dense"])
+    assert small_kb.settings.exact_search_max_chunks >= 4
+    hnsw_kb = small_kb.__class__(small_kb.settings.model_copy(update={"exact_search_max_chunks": 0}),
+                                 embedder=small_kb.embedder)
+    hnsw = Retriever(hnsw_kb, NAMED_CONFIGS["dense"])
+    for filters in (None, SearchFilters(regions=("EU",)), SearchFilters(include_internal=False)):
+        ticket = Ticket(text="payout hold refunds")
+        by_exact = exact.ranked_lists(ticket, filters)[0].results
+        by_hnsw = hnsw.ranked_lists(ticket, filters)[0].results
+        assert [c for c, _ in by_exact] == [c for c, _ in by_hnsw]
+        assert np.allclose([s for _, s in by_exact], [s for _, s in by_hnsw], atol=1e-5)
+    assert exact._exact._ids is not None and hnsw._exact._ids is None  # each went its own way
+
+
+@pytest.mark.slow
+def test_two_ingests_of_the_same_corpus_rank_identically(tmp_path, embedder):
+    from kb.knowledge_base import KnowledgeBase
+    from tests.conftest import make_settings
+
+    records = [(f"faq-{i}", f"Venue {i} (hotel)", f"Q: Is there parking at venue {i}?\nA: Parking costs {i} dollars.")
+               for i in range(60)]
+    rankings = []
+    for batch in (4, 32):  # different batches: float-level differences in the stored vectors
+        kb = KnowledgeBase(make_settings(tmp_path / f"home{batch}", embedding_batch_size=batch), embedder=embedder)
+        ingest_records(kb, records)
+        lists = Retriever(kb, NAMED_CONFIGS["dense"]).ranked_lists(Ticket(text="is there parking at the venue"))
+        rankings.append([cid for cid, _ in lists[0].results])
+    assert rankings[0] == rankings[1] and len(rankings[0]) == 50
