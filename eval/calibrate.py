@@ -102,15 +102,14 @@ def replay(query: CapturedQuery, configs: Sequence, rrf_k: int) -> np.ndarray:
     weights = np.asarray([[cfg.list_weight(label) for label in query.labels] for cfg in configs])
     denominators = np.where(query.ranks >= 0, rrf_k + query.ranks + 1, 0).astype(np.float64)
     scores = np.zeros((n_configs, query.ranks.shape[1]))
+    in_fusion = np.zeros_like(scores, dtype=bool)
     # Same float operations, in the same order, as kb.retrieval.fuse_ranked_lists.
     for row in range(len(query.labels)):
         present = query.ranks[row] >= 0
         active = weights[:, row] > 0
         if present.any() and active.any():
             scores[np.ix_(active, present)] += weights[active, row][:, None] / denominators[row, present][None, :]
-    in_fusion = np.zeros_like(scores, dtype=bool)
-    for row in range(len(query.labels)):
-        in_fusion |= (query.ranks[row] >= 0)[None, :] & (weights[:, row] > 0)[:, None]
+            in_fusion[np.ix_(active, present)] = True
     n_docs = int(query.doc_of_chunk.max()) + 1
     doc_score = np.full((n_configs, n_docs), -np.inf)
     np.maximum.at(doc_score.T, query.doc_of_chunk, np.where(in_fusion, scores, -np.inf).T)

@@ -221,12 +221,10 @@ class VectorStore:
         For a handful of known chunks this beats a filtered ``query``: Chroma answers a
         selective metadata filter by scanning, about 60 ms at 100k chunks.
         """
-        if not chunk_ids:
+        ids = list(dict.fromkeys(chunk_ids))
+        matrix, present = self.unit_vectors(ids)
+        if not present.any():
             return []
-        got = self.collection.get(ids=list(chunk_ids), include=["embeddings"])
-        if not got["ids"]:
-            return []
-        matrix = np.asarray(got["embeddings"], dtype=np.float32)
-        norms = np.linalg.norm(matrix, axis=1) * (float(np.linalg.norm(vector)) or 1.0)
-        scores = matrix @ np.asarray(vector, dtype=np.float32) / np.where(norms == 0, 1.0, norms)
-        return best_first([(cid, float(score)) for cid, score in zip(got["ids"], scores)])
+        query = np.asarray(vector, dtype=np.float32)
+        scores = _matrix_vector(matrix, query / (float(np.linalg.norm(query)) or 1.0))
+        return best_first([(ids[i], float(scores[i])) for i in np.flatnonzero(present)])
