@@ -41,9 +41,6 @@ DEFAULT_GRID: dict[str, tuple[float, ...]] = {
 METRICS = ("hit@5", "mrr@10")
 #: Settings are recommended only above this cross-validated gain on the chosen metric.
 MIN_GAIN = 0.005
-_ENV = {"dense_weight": "REPLYDESK_DENSE_WEIGHT", "bm25_weight": "REPLYDESK_BM25_WEIGHT",
-        "turn_weight": "REPLYDESK_TURN_WEIGHT", "entity_weight": "REPLYDESK_ENTITY_WEIGHT",
-        "rrf_k": "REPLYDESK_RRF_K"}
 
 
 @dataclass(frozen=True)
@@ -58,7 +55,8 @@ class FusionParams:
 
     def env(self) -> dict[str, str]:
         """The ``REPLYDESK_*`` environment lines that select these settings."""
-        return {_ENV[name]: str(value) for name, value in asdict(self).items()}
+        prefix = Settings.model_config["env_prefix"]
+        return {f"{prefix}{name.upper()}": str(value) for name, value in asdict(self).items()}
 
 
 @dataclass(frozen=True)

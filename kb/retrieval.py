@@ -16,12 +16,16 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
+from kb.config import Settings
 from kb.knowledge_base import KnowledgeBase
 from kb.lexical import tokenize
 from kb.linking import LinkerCache
 from kb.store import ExactDenseIndex
 from kb.query import correct_to_vocabulary, plan_query, unknown_words, vocabulary_of
 from kb.types import Hit, SearchFilters, Ticket
+
+
+_SETTINGS_DEFAULTS = Settings.model_fields
 
 
 @dataclass(frozen=True)
@@ -35,13 +39,13 @@ class RetrievalConfig:
     use_title_linking: bool = True
     correct_typos: bool = True  # unknown words also searched as the indexed terms one edit away
     candidates: int = 50
-    # The product's defaults (see kb.config.Settings); the naive baselines below state the
+    # The product's defaults, from kb.config.Settings; the naive baselines below state the
     # textbook fusion (k 60, equal weights) explicitly.
-    rrf_k: int = 100
-    dense_weight: float = 2.0
-    bm25_weight: float = 1.0
-    turn_weight: float = 1.0
-    entity_weight: float = 3.0
+    rrf_k: int = _SETTINGS_DEFAULTS["rrf_k"].default
+    dense_weight: float = _SETTINGS_DEFAULTS["dense_weight"].default
+    bm25_weight: float = _SETTINGS_DEFAULTS["bm25_weight"].default
+    turn_weight: float = _SETTINGS_DEFAULTS["turn_weight"].default
+    entity_weight: float = _SETTINGS_DEFAULTS["entity_weight"].default
 
     def list_weight(self, label: str) -> float:
         """How much the ranked list ``label`` counts in the fusion.
