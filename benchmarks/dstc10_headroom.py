@@ -1,0 +1,154 @@
+"""How high can any retrieval over dstc10_faq go? Counts the queries whose ticket names the entity.
+
+Every dstc10 gold FAQ belongs to one entity (a hotel, restaurant or attraction), and the
+same questions ("Do they take reservations?") exist for hundreds of entities. A query whose
+text and two context turns never name the entity (the dialogue only gives its zip code,
+phone number or street address, none of which the corpus contains) cannot rank its gold
+FAQ above the identical question of the other entities, except by chance (about 1 in 100
+to 400 per domain). So the share of queries that name their entity bounds hit@5 for any
+retriever over this corpus. (The bound ignores attribute clues such as area, cuisine or
+price range that some contexts give: the corpus's FAQ answers almost never state them.)
+
+"Names the entity" is deliberately generous, so the bound is an over-estimate:
+a query counts if the entity's whole name, or any word of it (a handful of generic words
+such as "hotel", "the" or "san francisco" aside), occurs in its text or context: exactly
+(also as two adjacent words run together, "wi fi" for "wifi") or, in the fuzzy count,
+within one edit for words of 4+ letters ("stan" for "Span"). The chance hits of the unnamed queries are added as an expectation.
+
+With ``--index DIR`` (a folder kept by ``replydesk eval retrieval --index DIR``, or a new
+one) it also runs the product's retrieval and splits its hits by named / not named.
+Writes JSON to ``benchmarks/results/dstc10_headroom.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from common import machine, write_result  # noqa: E402
+
+DSTC10 = REPO.parent / "shared" / "datasets" / "dstc10_faq"
+#: Words that name no particular entity; "san francisco" is where every dialogue happens.
+GENERIC_WORDS = frozenset({"a", "an", "and", "at", "by", "of", "on", "the", "in", "hotel", "restaurant", "inn",
+                           "san", "francisco", "sf"})
+WORD = re.compile(r"[a-z0-9]+")
+
+
+def name_words(title: str) -> set[str]:
+    """Distinctive words of an entity title such as ``"Grant Hotel (hotel)"``."""
+    name = title.rsplit(" (", 1)[0].lower().replace("'", "")
+    return {w for w in WORD.findall(name) if w not in GENERIC_WORDS and len(w) > 1}
+
+
+def name_phrase(title: str) -> str:
+    """The entity's whole name as lower-case words (``"inn san francisco"``)."""
+    return " ".join(WORD.findall(title.rsplit(" (", 1)[0].lower().replace("'", "")))
+
+
+def names_entity(ticket_text: str, title: str, *, fuzzy: bool) -> bool:
+    """Whether the ticket contains the entity's whole name or one of its distinctive words."""
+    tokens = WORD.findall(ticket_text.lower().replace("'", ""))
+    if f" {name_phrase(title)} " in f" {' '.join(tokens)} ":
+        return True
+    words = name_words(title)
+    candidates = set(tokens) | {a + b for a, b in zip(tokens, tokens[1:])}
+    if candidates & words:
+        return True
+    if not fuzzy:
+        return False
+    from rapidfuzz.distance import OSA
+
+    return any(len(w) >= 4 and abs(len(w) - len(t)) <= 1 and OSA.distance(w, t, score_cutoff=1) <= 1
+               for w in words for t in candidates)
+
+
+def headroom(folder: Path, *, fuzzy: bool) -> dict:
+    """Per-query naming verdicts and the resulting bound on hit@5."""
+    corpus = {}
+    with (folder / "corpus.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            entry = json.loads(line)
+            corpus[entry["_id"]] = entry
+    questions_by_domain: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for entry in corpus.values():
+        domain = entry["title"].rsplit("(", 1)[-1].rstrip(")")
+        question = entry["text"].split("\n", 1)[0].lower()
+        questions_by_domain[(domain, question)].add(entry["title"])
+    entities_by_domain = Counter(title.rsplit("(", 1)[-1].rstrip(")") for title in {e["title"] for e in corpus.values()})
+    gold = {}
+    with (folder / "qrels" / "test.tsv").open(encoding="utf-8") as handle:
+        next(handle)
+        for line in handle:
+            query_id, doc_id, score = line.rstrip("\n").split("\t")
+            if int(score) > 0:
+                gold[query_id] = doc_id
+    rows = []
+    with (folder / "queries.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            query = json.loads(line)
+            if query["_id"] not in gold:
+                continue
+            entry = corpus[gold[query["_id"]]]
+            domain = entry["title"].rsplit("(", 1)[-1].rstrip(")")
+            named = names_entity(f"{query.get('context', '')} {query['text']}", entry["title"], fuzzy=fuzzy)
+            rows.append({"query_id": query["_id"], "entity": entry["title"], "names_entity": named,
+                         # Without the name, the best a retriever can do is spread its 5 slots over
+                         # the entities of the right domain.
+                         "chance_hit@5": 1.0 if named else round(min(1.0, 5 / entities_by_domain[domain]), 4)})
+    named = sum(r["names_entity"] for r in rows)
+    bound = sum(r["chance_hit@5"] for r in rows) / len(rows)
+    return {"queries": len(rows), "name_their_entity": named, "do_not": len(rows) - named,
+            "entities_per_domain": dict(entities_by_domain), "hit@5_upper_bound": round(bound, 4),
+            "per_query": rows}
+
+
+def product_hits(folder: Path, index: Path) -> dict[str, int | None]:
+    """First relevant rank per query of the product's hybrid retrieval."""
+    from eval.retrieval import run_retrieval_eval
+    from ingest.pipeline import ingest_records
+    from kb.config import Settings
+
+    result = run_retrieval_eval(folder, Settings(_env_file=None), indexer=ingest_records, configs=("hybrid",),
+                                keep_home=index, progress=True)
+    return {q["query_id"]: q["first_relevant_rank"] for q in result["per_query"]["hybrid"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", type=Path, default=DSTC10)
+    parser.add_argument("--index", type=Path, help="index folder for the product run (omit to skip it)")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "dstc10_headroom.json")
+    args = parser.parse_args()
+    if not (args.dataset / "corpus.jsonl").is_file():
+        raise SystemExit(f"{args.dataset}: no corpus.jsonl (the shared datasets folder sits beside the repository)")
+    exact, fuzzy = headroom(args.dataset, fuzzy=False), headroom(args.dataset, fuzzy=True)
+    result = {"machine": machine(), "dataset": str(args.dataset.name),
+              "exact_names": {k: v for k, v in exact.items() if k != "per_query"},
+              "fuzzy_names": {k: v for k, v in fuzzy.items() if k != "per_query"}}
+    if args.index:
+        ranks = product_hits(args.dataset, args.index)
+        split = Counter()
+        for row in fuzzy["per_query"]:
+            rank = ranks.get(row["query_id"])
+            split[(row["names_entity"], rank is not None and rank <= 5)] += 1
+        result["product_hybrid"] = {
+            "hit@5": round(sum(v for (_n, hit), v in split.items() if hit) / fuzzy["queries"], 4),
+            "hits_among_named": split[(True, True)], "named": fuzzy["name_their_entity"],
+            "hits_among_not_named": split[(False, True)], "not_named": fuzzy["do_not"]}
+        result["misses_that_name_their_entity"] = [row["query_id"] for row in fuzzy["per_query"]
+                                                   if row["names_entity"] and not (ranks.get(row["query_id"]) or 99) <= 5]
+    write_result(result, args.out)
+
+
+if __name__ == "__main__":
+    main()
