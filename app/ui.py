@@ -66,7 +66,11 @@ def run_ingest(kb, paths: Sequence[Path], metadata: dict):
 
 @st.cache_resource(show_spinner=False)
 def _open_workspace(key: str, _settings: Settings) -> Workspace:
-    return Workspace(_settings, ingest_runner=run_ingest)
+    ws = Workspace(_settings, ingest_runner=run_ingest)
+    # The model loads (~5 s) while the first user signs in, not on their first draft.
+    if _settings.warm_up:
+        ws.start_warm_up()
+    return ws
 
 
 def workspace() -> Workspace:

@@ -91,6 +91,8 @@ class Settings(BaseSettings):
 
     # --- app ---------------------------------------------------------------------
     session_timeout_minutes: int = 60
+    warm_up: bool = Field(default=True, description="Load the embedding model and indexes in the background "
+                                                    "when the app starts, so the first draft does not wait for them.")
 
     @field_validator("home", mode="before")
     @classmethod

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from kb.config import Settings
 from kb.records import RecordsStore
 from kb.types import IngestReport
+
+log = logging.getLogger(__name__)
+
+#: A ticket-like probe for :meth:`Workspace.warm_up` (never stored, never shown).
+_WARM_UP_PROBE = "warm-up: is my payout on hold?"
 
 #: Memoised text embeddings kept per workspace (about 30 MB at 384 dimensions).
 _MAX_CACHED_VECTORS = 20000
@@ -38,7 +45,8 @@ class Workspace:
         self._kb = kb
         self._retriever = None
         self.llm = llm
-        self._lock = threading.Lock()
+        # Re-entrant: ``retriever`` opens ``kb`` while holding it.
+        self._lock = threading.RLock()
         self._vectors: dict[str, object] = {}
 
     @property
@@ -58,10 +66,49 @@ class Workspace:
     def retriever(self):
         """A :class:`kb.retrieval.Retriever` over :attr:`kb`."""
         if self._retriever is None:
-            from kb.retrieval import Retriever
+            with self._lock:
+                if self._retriever is None:
+                    from kb.retrieval import Retriever
 
-            self._retriever = Retriever(self.kb)
+                    self._retriever = Retriever(self.kb)
         return self._retriever
+
+    def warm_up(self) -> float:
+        """Load what the first draft would otherwise wait for; returns the seconds it took.
+
+        Opens the knowledge base, loads the embedding model (import, checksum, weights: about
+        5 s on 2 cores), runs one search so the BM25 and in-memory vector indexes are read,
+        and encodes the semantic risk exemplars. Nothing is stored. Safe to run in a
+        background thread while requests are served: the model and indexes load under locks.
+        """
+        from kb.risk import assess_risk
+        from kb.types import Ticket
+
+        started = time.perf_counter()
+        self.retriever.search(Ticket(text=_WARM_UP_PROBE), k=1)
+        if self.settings.draft_semantic_risk:
+            assess_risk(_WARM_UP_PROBE, embedder=self.kb.embedder)
+        return time.perf_counter() - started
+
+    def start_warm_up(self) -> threading.Thread:
+        """Run :meth:`warm_up` in a daemon thread; a failure is logged, not raised.
+
+        The app calls this when it opens the workspace, so the model loads while the first
+        user signs in. If loading fails (say, a model checksum mismatch) the first real
+        request fails with the same error, shown to the user.
+        """
+
+        def run() -> None:
+            try:
+                seconds = self.warm_up()
+            except Exception:  # noqa: BLE001 - the first real request reports it to the user
+                log.warning("warm-up failed; the first request will load the resources itself", exc_info=True)
+            else:
+                log.info("warm-up done in %.1f s", seconds)
+
+        thread = threading.Thread(target=run, name="replydesk-warm-up", daemon=True)
+        thread.start()
+        return thread
 
     def embed(self, texts: Sequence[str]):
         """Embed texts with the knowledge base's embedder (L2-normalised rows).

@@ -61,6 +61,8 @@ def _isolate(monkeypatch, home: Path, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)  # no developer .env is picked up
     monkeypatch.setenv("REPLYDESK_HOME", str(home))
     monkeypatch.setenv("REPLYDESK_LLM_PROVIDER", "none")
+    # No background model loading racing the test's own calls to the embedder.
+    monkeypatch.setenv("REPLYDESK_WARM_UP", "false")
     monkeypatch.delenv("REPLYDESK_DATABASE_URL", raising=False)
     st.cache_resource.clear()
     st.cache_data.clear()
