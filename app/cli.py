@@ -236,11 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", help="qrels split (default: test, or the only one in qrels/)")
     e.add_argument("--config", action="append", help="bm25 | dense | rrf | hybrid (repeatable)")
     e.add_argument("--json", action="store_true")
-    e.add_argument("--report", type=Path, help="write a report with per-query rows (.md, .html or .json)")
-    e.set_defaults(func=cmd_eval)
-
     from app import cli_app, cli_draft
-    from app.cli_eval import add_index_argument, register_eval
+    from app.cli_eval import add_index_argument, register_eval, report_path
+
+    e.add_argument("--report", type=report_path, help="write a report with per-query rows (.md, .html or .json)")
+    e.set_defaults(func=cmd_eval)
 
     add_index_argument(e)
 

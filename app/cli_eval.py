@@ -42,6 +42,18 @@ def _progress(label: str, enabled: bool):
     return show
 
 
+def report_path(value: str) -> Path:
+    """``--report`` argument type: refuse an unsupported format before any work is done."""
+    from eval.report import FORMATS
+
+    path = Path(value).expanduser()
+    if path.suffix.lower() not in FORMATS:
+        raise argparse.ArgumentTypeError(f"{value}: report format must be one of {', '.join(FORMATS)}")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value}: is a folder; give a file name ending in {', '.join(FORMATS)}")
+    return path
+
+
 def write_outputs(result: dict, args: argparse.Namespace, *, json_without: str | None = None) -> int | None:
     """Write ``--report`` and, with ``--json``, print ``result`` (less its ``json_without`` key).
 
@@ -283,7 +295,7 @@ def register_eval(eval_subparsers, common: argparse.ArgumentParser) -> None:
     e.add_argument("--limit", type=int, help="draft only the first N queries")
     add_index_argument(e)
     e.add_argument("--json", action="store_true")
-    e.add_argument("--report", type=Path, help="write a report: .md, .html or .json")
+    e.add_argument("--report", type=report_path, help="write a report: .md, .html or .json")
     e.set_defaults(func=cmd_eval_drafts)
 
     e = eval_subparsers.add_parser("calibrate", parents=[common], help="fit the fusion weights to labelled queries "
@@ -297,7 +309,7 @@ def register_eval(eval_subparsers, common: argparse.ArgumentParser) -> None:
     e.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     add_index_argument(e)
     e.add_argument("--json", action="store_true")
-    e.add_argument("--report", type=Path, help="write a report: .md, .html or .json")
+    e.add_argument("--report", type=report_path, help="write a report: .md, .html or .json")
     e.set_defaults(func=cmd_eval_calibrate)
 
     e = eval_subparsers.add_parser("qa", parents=[common], help="QA rubric scores and edit distances of the "
@@ -305,11 +317,11 @@ def register_eval(eval_subparsers, common: argparse.ArgumentParser) -> None:
     e.add_argument("--by", action="append", choices=["week", "queue", "mode", "risk", "topic", "language"],
                    help="grouping (repeatable; default week, queue and mode)")
     e.add_argument("--json", action="store_true")
-    e.add_argument("--report", type=Path, help="write a report: .md, .html or .json")
+    e.add_argument("--report", type=report_path, help="write a report: .md, .html or .json")
     e.set_defaults(func=cmd_eval_qa)
 
     e = eval_subparsers.add_parser("demo", parents=[common], help="the labelled demo tickets as a regression set")
     e.add_argument("--json", action="store_true")
-    e.add_argument("--report", type=Path, help="write a report: .md, .html or .json")
+    e.add_argument("--report", type=report_path, help="write a report: .md, .html or .json")
     e.add_argument("--check", action="store_true", help="exit 1 when a metric is below its threshold")
     e.set_defaults(func=cmd_eval_demo)

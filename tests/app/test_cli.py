@@ -133,3 +133,19 @@ def test_eval_index_is_kept_and_reused_but_never_mixed_with_another_dataset(tmp_
     (tmp_path / "file").write_text("x")
     assert main(["eval", "retrieval", "--dataset", str(data), "--index", str(tmp_path / "file")]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["eval", "retrieval", "--dataset"], ["eval", "drafts", "--dataset"],
+                                     ["eval", "calibrate", "--dataset"]])
+def test_an_unsupported_report_format_is_refused_before_any_work(tmp_path, capsys, monkeypatch, command):
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the evaluation ran before the report name was checked")
+
+    monkeypatch.setattr("kb.knowledge_base.KnowledgeBase.__init__", must_not_run)
+    folder = _small_beir(tmp_path / "beir")
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, str(folder), "--home", str(tmp_path / "home"), "--report", str(tmp_path / "out.pdf")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "out.pdf: report format must be one of .md, .html, .json" in err
+    assert not (tmp_path / "out.pdf").exists()
