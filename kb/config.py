@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = 30.0
     llm_max_retries: int = 1
     llm_temperature: float = 0.2
+    llm_cooldown_seconds: float = Field(
+        default=60.0, ge=0, description="After the LLM endpoint times out, refuses the connection or answers 5xx, "
+                                        "draft offline for this long without calling it (0 = call it every time).")
 
     # --- drafting ----------------------------------------------------------------
     draft_top_k: int = Field(default=6, ge=1, le=20, description="Passages retrieved for a draft.")

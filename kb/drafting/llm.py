@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from kb.config import Settings
 from kb.drafting.models import Citation, Draft, DraftOptions, DraftRisk, TokenCallback
@@ -166,6 +167,88 @@ class LLMDrafter:
         return Draft(text=text, citations=citations, mode=self.mode, risk=DraftRisk(RiskAssessment("normal", (), ())),
                      redactions=len(redacted.redactions), language=language,
                      timings={"draft": time.perf_counter() - start}, prompt_version=PROMPT_VERSION)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether a failure means the endpoint is down or hanging, not that one request was bad.
+
+    Connection failures, timeouts and 5xx answers are outages; a 4xx (say, a prompt over
+    the context length) or an unusable answer concerns one ticket only.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        name = type(exc).__name__
+        if isinstance(exc, (ConnectionError, TimeoutError)) or "Timeout" in name or "Connect" in name:
+            return True
+        status = getattr(exc, "status_code", None)
+        if isinstance(status, int) and status >= 500:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+class LLMCooldown:
+    """After an outage, skip the endpoint for a while instead of making every draft wait.
+
+    A hanging server costs each draft the full timeout times the retries (a minute by
+    default) before the offline fallback; once one call has shown the outage, the next
+    drafts go offline at once until ``seconds`` have passed, then the endpoint is tried
+    again. Shared by every draft in the process (see :func:`cooldown_for`).
+
+    Args:
+        seconds: how long to skip the endpoint after an outage.
+        clock: monotonic time source (tests pass their own).
+    """
+
+    def __init__(self, seconds: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._until = 0.0
+        self._since = 0.0
+        self._reason = ""
+
+    def skip_reason(self) -> str | None:
+        """Why the endpoint is being skipped now, or ``None`` when it should be called."""
+        with self._lock:
+            now = self._clock()
+            if now >= self._until:
+                return None
+            return (f"the LLM endpoint failed {now - self._since:.0f} s ago ({self._reason}); drafting offline "
+                    f"for {self._until - now:.0f} s more before trying it again")
+
+    def record_failure(self, exc: BaseException) -> None:
+        """Start the cool-down if ``exc`` is an outage (see :func:`is_outage`)."""
+        if self.seconds <= 0 or not is_outage(exc):
+            return
+        with self._lock:
+            self._since = self._clock()
+            self._until = self._since + self.seconds
+            self._reason = _short(exc)
+
+    def record_success(self) -> None:
+        """The endpoint answered: end any cool-down."""
+        with self._lock:
+            self._until = 0.0
+
+
+_COOLDOWNS: dict[tuple, LLMCooldown] = {}
+_COOLDOWNS_LOCK = threading.Lock()
+
+
+def cooldown_for(settings: Settings, llm=None) -> LLMCooldown:
+    """The process-wide cool-down of the endpoint ``settings`` (or an injected ``llm``) drafts with."""
+    if llm is not None:
+        key: tuple = ("injected", id(llm))
+    else:
+        key = (settings.llm_provider, settings.llm_base_url, settings.llm_model)
+    with _COOLDOWNS_LOCK:
+        cooldown = _COOLDOWNS.get(key)
+        if cooldown is None:
+            cooldown = _COOLDOWNS[key] = LLMCooldown(settings.llm_cooldown_seconds)
+        cooldown.seconds = settings.llm_cooldown_seconds
+        return cooldown
 
 
 def _quote(text: str, limit: int = 300) -> str:

@@ -20,7 +20,7 @@ from kb.drafting.citations import validate_citations
 from kb.drafting.confidence import is_insufficient, retrieval_confidence
 from kb.drafting.escalation import find_escalation
 from kb.drafting.grounding import GroundingChecker
-from kb.drafting.llm import LLMDrafter, LLMUnavailable, make_chat_model, redact_ticket
+from kb.drafting.llm import LLMDrafter, LLMUnavailable, cooldown_for, make_chat_model, redact_ticket
 from kb.drafting.models import Draft, DraftOptions, DraftRisk, KnowledgeGapLog, TokenCallback
 from kb.drafting.offline import OfflineDrafter
 from kb.pii import redact
@@ -151,10 +151,18 @@ def draft_reply(ticket: Ticket, retriever, settings: Settings, options: DraftOpt
                 fallback_reason = f"LLM not available: {type(exc).__name__}: {str(exc)[:160]}"
         draft = None
         if drafter is not None:
-            try:
-                draft = drafter.draft(ticket, working, options, on_token=on_token, risk=assessment)
-            except LLMUnavailable as exc:
-                fallback_reason = f"LLM call failed: {exc}"
+            cooldown = cooldown_for(settings, llm)
+            skipped = cooldown.skip_reason()
+            if skipped:
+                fallback_reason = f"LLM skipped: {skipped}"
+            else:
+                try:
+                    draft = drafter.draft(ticket, working, options, on_token=on_token, risk=assessment)
+                except LLMUnavailable as exc:
+                    fallback_reason = f"LLM call failed: {exc}"
+                    cooldown.record_failure(exc)
+                else:
+                    cooldown.record_success()
         if draft is None:
             # The procedure leads the reply only on a lexical flag: semantic-only flags (less
             # precise) show the procedure to the specialist without rewriting the answer.

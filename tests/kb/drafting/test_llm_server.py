@@ -104,3 +104,26 @@ def test_timeout_falls_back_to_offline(server, demo_kb) -> None:
     assert time.perf_counter() - start < 15
     assert draft.mode == "offline" and draft.fallback_reason and "Timeout" in draft.fallback_reason
     assert draft.citations and "[1]" in draft.text
+
+
+def test_after_a_timeout_the_next_drafts_skip_the_endpoint_until_the_cooldown_ends(server, demo_kb) -> None:
+    httpd, handler = server
+    handler.delay = 2.0
+    settings = _settings(demo_kb, httpd.server_port, llm_timeout_seconds=0.5, llm_cooldown_seconds=1.5)
+    ticket = Ticket(text="I bought 1000 coins 5 days ago by accident, can I get my money back")
+    retriever = Retriever(demo_kb)
+
+    first = draft_reply(ticket, retriever, settings, DraftOptions(language="en"))
+    assert first.mode == "offline" and "Timeout" in first.fallback_reason
+    assert len(handler.requests) == 1
+
+    second = draft_reply(ticket, retriever, settings, DraftOptions(language="en"))
+    assert second.mode == "offline" and second.fallback_reason.startswith("LLM skipped")
+    assert len(handler.requests) == 1, "the endpoint was called again during the cool-down"
+    assert second.citations and "[1]" in second.text
+
+    handler.delay = 0.0
+    time.sleep(1.6)
+    third = draft_reply(ticket, retriever, settings, DraftOptions(language="en"))
+    assert len(handler.requests) == 2
+    assert third.mode == "llm" and third.fallback_reason is None
