@@ -422,7 +422,7 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
      r"\b(?:impersonat(?:e|es|ed|ing|ion|or)|pretend(?:s|ed|ing)? to be|posing as|poses as|pose as|claim(?:s|ing)? to be|"
      r"fake (?:account|profile|page|accounts|profiles)|fan account pretending|using (?:the |a )?(?:\w+ ){0,2}(?:photos|pictures|name|face|likeness|voice)|"
      r"deep ?fake(?:d|s)? (?:of|video|ad)?)", True),
-    ("public_figure_impersonation", "public_figure", 0.5, _PUBLIC_FIGURE, False),
+    ("public_figure_impersonation", "public_figure", 0.5, _PUBLIC_FIGURE, True),
     ("public_figure_impersonation", "scam", 0.3, r"\b(?:fake giveaway|giveaway scam|send (?:them )?crypto|crypto scam|scam(?:ming|s)?|fake (?:concert )?tickets)\b", True),
     # ---- account_takeover_financial ---------------------------------------------
     ("account_takeover_financial", "takeover", 0.5,

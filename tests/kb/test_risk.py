@@ -114,6 +114,8 @@ def test_cli_eval_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
         ("My address was posted on a forum by a stalker", "doxxing"),
         ("they drained my balance after hacking my account", "account_takeover_financial"),
         ("someone made deepfake porn of me", "sexual_exploitation"),
+        ("this account is not mine, it pretends to be a famous singer and asks fans for money",
+         "public_figure_impersonation"),
     ],
 )
 def test_indirect_phrasing_flags(text: str, category: str) -> None:
@@ -139,6 +141,7 @@ def test_indirect_phrasing_flags(text: str, category: str) -> None:
         "I will beat you in the ranking lol",
         "can you post my address change to my profile",
         "someone hacked my account",  # takeover without money loss is not this category
+        "someone made a fake account with my pics and my name. I'm not famous or anything",
     ],
 )
 def test_ordinary_wording_stays_normal(text: str) -> None:
