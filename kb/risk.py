@@ -834,7 +834,16 @@ class SemanticRiskLayer:
 #: a takeover is only "with financial loss" when money is talked about at all (a plain hacked
 #: account follows the ordinary recovery SOP), and only a takeover when someone else acted
 #: ("is my money gone" after changing one's own bank details is an ordinary payout question).
+#: A legal threat or law-enforcement request names the law, a court or its people: without
+#: one, "can Loopr make them pay?" only sounds like "I'll make you pay in court".
 _SEMANTIC_REQUIRES: dict[str, tuple[re.Pattern, ...]] = {
+    "legal_threat": (
+        re.compile(r"\b(?:su(?:e|es|ed|ing|eing)|lawsuits?|law|laws|lawyers?|lawers?|law ?firms?|attorn[ie]ys?|"
+                   r"atorn[ie]ys?|solicitors?|counsel|barristers?|courts?|legal(?:ly)?|litigat\w*|proceedings?|"
+                   r"subpoena\w*|warrants?|police|officers?|detectives?|investigat\w*|cease and desist|defamat\w*|"
+                   r"libel\w*|slander\w*|damages|tribunal|judges?|class action|small claims|notice|claims?)\b",
+                   re.IGNORECASE),
+    ),
     "account_takeover_financial": (
         re.compile(rf"\b(?:{_MONEY_OBJ}|withdr\w*|payments?|paid|purchases?|transactions?|refunds?)", re.IGNORECASE),
         re.compile(r"\b(?:hack\w*|compromis\w*|someone|somebody|stranger|unauthori[sz]\w*|not me|wasn'?t me|"

@@ -10,7 +10,12 @@ offline drafter, default settings) with ``run_demo_eval`` over the 52 tickets of
   relevant coverage 0.654, drafts citing a relevant document 0.769 (most misses cite the
   resolved Q&A document ``qa-resolved`` instead of the SOP), insufficient guidance 0.000;
 * risk (lexical + semantic, as ``draft_reply`` runs it): recall 1.000 (18/18), false-flag
-  rate 0.147 (5/34), category accuracy 1.000. Earlier, before the lexical warning-sign cues
+  rate 0.088 (3/34: t43 threatens a regulator complaint, t44 asks for the CEO, t52 is a
+  classmate's harassment), category accuracy 1.000. It was 0.147 (5/34) before a negated
+  public-figure word ("I'm not famous", t41) stopped counting and a semantic legal threat had
+  to name the law (t37, "can Loopr make them pay?"); both fixes were steered by those two
+  tickets and cost nothing on tests/kb/data/risk_tickets.jsonl (recall 1.0, false flags 3.2 %
+  dev / 0 % held out, with the semantic layer). Earlier, before the lexical warning-sign cues
   (pills taken, "won't be around to see", goodbyes, "what's the point anymore"), recall was
   0.778 (misses t01, t02, t03, t05): the set is no longer fully held out for self-harm.
 

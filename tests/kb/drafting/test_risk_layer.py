@@ -29,7 +29,7 @@ def test_semantic_layer_raises_recall_on_demo_tickets(embedder, capsys) -> None:
               f"{lexical['false_flag_rate']}; lexical+semantic recall {combined['recall']} "
               f"false-flag {combined['false_flag_rate']}")
     assert combined["recall"] >= lexical["recall"] + 0.2
-    assert combined["false_flag_rate"] <= 0.18  # measured 0.15 (5/34): the price of recall, see kb.risk
+    assert combined["false_flag_rate"] <= 0.12  # measured 0.09 (3/34): the price of recall, see kb.risk
 
 
 def test_semantic_evidence_points_at_text(embedder) -> None:
@@ -55,3 +55,15 @@ def test_ordinary_ticket_stays_normal_with_embedder(embedder) -> None:
 ])
 def test_financial_takeover_needs_money_and_someone_else(embedder, text: str, is_takeover: bool) -> None:
     assert ("account_takeover_financial" in assess_risk(text, embedder=embedder).categories) is is_takeover
+
+
+@pytest.mark.parametrize("text, is_legal", [
+    # asking the platform to get a third party to pay is a dispute, not a threat of legal action
+    ("the brand owes me the second half, will Loopr make them pay up?", False),
+    # no lexical cue in these: only the semantic layer flags them, and the gate lets them through
+    ("expect paperwork from our law firm very soon", True),
+    ("officers from our unit need the subscriber records for this account", True),
+])
+def test_a_semantic_legal_threat_needs_the_law_named(embedder, text: str, is_legal: bool) -> None:
+    assert assess_risk(text).categories == ()
+    assert ("legal_threat" in assess_risk(text, embedder=embedder).categories) is is_legal
