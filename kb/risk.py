@@ -836,7 +836,15 @@ class SemanticRiskLayer:
 #: ("is my money gone" after changing one's own bank details is an ordinary payout question).
 #: A legal threat or law-enforcement request names the law, a court or its people: without
 #: one, "can Loopr make them pay?" only sounds like "I'll make you pay in court".
+#: Public-figure impersonation names a public figure or their audience (impersonating a small
+#: business or an ordinary user follows the ordinary impersonation SOP). The categories where
+#: a miss can cost a life (self-harm, threats, child safety, doxxing) get no such gate: their
+#: false flags are the accepted price of recall.
 _SEMANTIC_REQUIRES: dict[str, tuple[re.Pattern, ...]] = {
+    "public_figure_impersonation": (
+        re.compile(rf"{_PUBLIC_FIGURE}|\b(?:fans|followers|verified|public|star|influencer|creator|manage[rd]?|"
+                   r"represent\w*|agency|talent)\b", re.IGNORECASE),
+    ),
     "legal_threat": (
         re.compile(r"\b(?:su(?:e|es|ed|ing|eing)|lawsuits?|law|laws|lawyers?|lawers?|law ?firms?|attorn[ie]ys?|"
                    r"atorn[ie]ys?|solicitors?|counsel|barristers?|courts?|legal(?:ly)?|litigat\w*|proceedings?|"

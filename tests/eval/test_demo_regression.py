@@ -14,8 +14,9 @@ offline drafter, default settings) with ``run_demo_eval`` over the 52 tickets of
   classmate's harassment), category accuracy 1.000. It was 0.147 (5/34) before a negated
   public-figure word ("I'm not famous", t41) stopped counting and a semantic legal threat had
   to name the law (t37, "can Loopr make them pay?"); both fixes were steered by those two
-  tickets and cost nothing on tests/kb/data/risk_tickets.jsonl (recall 1.0, false flags 3.2 %
-  dev / 0 % held out, with the semantic layer). Earlier, before the lexical warning-sign cues
+  tickets and cost nothing on tests/kb/data/risk_tickets.jsonl (with the semantic layer:
+  recall 1.0; false flags 1.6 % dev after a semantic public-figure flag was made to need a
+  public figure, 0 % held out). Earlier, before the lexical warning-sign cues
   (pills taken, "won't be around to see", goodbyes, "what's the point anymore"), recall was
   0.778 (misses t01, t02, t03, t05): the set is no longer fully held out for self-harm.
 

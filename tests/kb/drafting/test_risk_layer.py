@@ -67,3 +67,14 @@ def test_financial_takeover_needs_money_and_someone_else(embedder, text: str, is
 def test_a_semantic_legal_threat_needs_the_law_named(embedder, text: str, is_legal: bool) -> None:
     assert assess_risk(text).categories == ()
     assert ("legal_threat" in assess_risk(text, embedder=embedder).categories) is is_legal
+
+
+@pytest.mark.parametrize("text, is_public_figure", [
+    # ordinary impersonation follows the ordinary SOP; the semantic layer used to call these public-figure cases
+    ("someone made a page impersonating my family restaurant, how do I report it?", False),
+    ("an account is impersonating my local gym and messaging people", False),
+    ("a fan page is pretending to be a famous pop star and asking for donations", True),
+])
+def test_semantic_public_figure_impersonation_needs_a_public_figure(embedder, text: str,
+                                                                     is_public_figure: bool) -> None:
+    assert ("public_figure_impersonation" in assess_risk(text, embedder=embedder).categories) is is_public_figure
