@@ -32,6 +32,19 @@ def test_semantic_layer_raises_recall_on_demo_tickets(embedder, capsys) -> None:
     assert combined["false_flag_rate"] <= 0.12  # measured 0.09 (3/34): the price of recall, see kb.risk
 
 
+@pytest.mark.parametrize("split", ["dev", "heldout"])
+def test_semantic_layer_keeps_the_labelled_risk_set_clean(embedder, split: str, capsys) -> None:
+    """tests/kb/data/risk_tickets.jsonl with both layers, as ``draft_reply`` runs them."""
+    rows = [row for row in (json.loads(x) for x in (REPO / "tests" / "kb" / "data" / "risk_tickets.jsonl")
+                            .read_text().splitlines() if x.strip()) if row["split"] == split]
+    combined = evaluate(rows, embedder=embedder)
+    with capsys.disabled():
+        print(f"\n[risk {split} + semantic] recall {combined['recall']} false-flag {combined['false_flag_rate']}")
+    # measured 2026-11-30: dev 1.0 / 0.016 (1 of 62), held out 1.0 / 0.0
+    assert combined["recall"] >= 0.95, combined["misses"]
+    assert combined["false_flag_rate"] <= 0.05, combined["false_flags"]
+
+
 def test_semantic_evidence_points_at_text(embedder) -> None:
     text = "she said she swallowed everything in the medicine cabinet and isn't replying to anyone"
     assert assess_risk(text).level == "normal"  # no lexical cue
