@@ -422,7 +422,7 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
      r"\b(?:impersonat(?:e|es|ed|ing|ion|or)|pretend(?:s|ed|ing)? to be|posing as|poses as|pose as|claim(?:s|ing)? to be|"
      r"fake (?:account|profile|page|accounts|profiles)|fan account pretending|using (?:the |a )?(?:\w+ ){0,2}(?:photos|pictures|name|face|likeness|voice)|"
      r"deep ?fake(?:d|s)? (?:of|video|ad)?)", True),
-    ("public_figure_impersonation", "public_figure", 0.5, _PUBLIC_FIGURE, True),
+    ("public_figure_impersonation", "public_figure", 0.5, rf"\b{_PUBLIC_FIGURE}(?:e?s)?\b", True),
     ("public_figure_impersonation", "scam", 0.3, r"\b(?:fake giveaway|giveaway scam|send (?:them )?crypto|crypto scam|scam(?:ming|s)?|fake (?:concert )?tickets)\b", True),
     # ---- account_takeover_financial ---------------------------------------------
     ("account_takeover_financial", "takeover", 0.5,
@@ -838,12 +838,24 @@ class SemanticRiskLayer:
 #: one, "can Loopr make them pay?" only sounds like "I'll make you pay in court".
 #: Public-figure impersonation names a public figure or their audience (impersonating a small
 #: business or an ordinary user follows the ordinary impersonation SOP). The categories where
-#: a miss can cost a life (self-harm, threats, child safety, doxxing) get no such gate: their
-#: false flags are the accepted price of recall.
+#: a miss can cost a life (self-harm, threats, child safety) get no such gate: their false
+#: flags are the accepted price of recall; doxxing gets a deliberately broad one.
 _SEMANTIC_REQUIRES: dict[str, tuple[re.Pattern, ...]] = {
     "public_figure_impersonation": (
-        re.compile(rf"{_PUBLIC_FIGURE}|\b(?:fans|followers|verified|public|star|influencer|creator|manage[rd]?|"
-                   r"represent\w*|agency|talent)\b", re.IGNORECASE),
+        re.compile(rf"\b{_PUBLIC_FIGURE}(?:e?s)?\b|\b(?:fans|followers|star|influencer|creator|manage[rd]?|represent\w*|"
+                   r"agency|talent)\b", re.IGNORECASE),
+    ),
+    # Broad on purpose (doxxing is a safety category): either something is being exposed, or
+    # something that finds or identifies a person is named. "Someone used my card without
+    # permission" has neither.
+    "doxxing": (
+        re.compile(r"\b(?:post\w*|shar\w*|leak\w*|publish\w*|reveal\w*|expos\w*|spread\w*|upload\w*|screenshot\w*|"
+                   r"going around|circulat\w*|tell\w* (?:everyone|people|others)|told (?:everyone|people|others)|"
+                   r"dox\w*|track\w*|stalk\w*|follow\w* me|(?:know|knows|found out|find out) where|"
+                   r"address\w*|phone|numbers?|where (?:i|we|she|he|they|my \w+)|home|house|apartment|flat|street|"
+                   r"door|neighbou?rhood|school|class|workplace|work|works|job|office|location|whereabouts|"
+                   r"real name|full name|surname|last name|personal|private|id|passport|licen[sc]e|family|"
+                   r"parents?|photos?|pictures?|car|plate|gym)\b", re.IGNORECASE),
     ),
     "legal_threat": (
         re.compile(r"\b(?:su(?:e|es|ed|ing|eing)|lawsuits?|law|laws|lawyers?|lawers?|law ?firms?|attorn[ie]ys?|"

@@ -116,6 +116,7 @@ def test_cli_eval_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
         ("someone made deepfake porn of me", "sexual_exploitation"),
         ("this account is not mine, it pretends to be a famous singer and asks fans for money",
          "public_figure_impersonation"),
+        ("a fake profile is pretending to be two famous actresses", "public_figure_impersonation"),
     ],
 )
 def test_indirect_phrasing_flags(text: str, category: str) -> None:
@@ -142,6 +143,9 @@ def test_indirect_phrasing_flags(text: str, category: str) -> None:
         "can you post my address change to my profile",
         "someone hacked my account",  # takeover without money loss is not this category
         "someone made a fake account with my pics and my name. I'm not famous or anything",
+        # public-figure words are whole words: "asking" and "taking" do not name a king
+        "someone is impersonating me and asking my followers for money",
+        "a fake account is using my name and taking orders",
     ],
 )
 def test_ordinary_wording_stays_normal(text: str) -> None:

@@ -91,3 +91,13 @@ def test_a_semantic_legal_threat_needs_the_law_named(embedder, text: str, is_leg
 def test_semantic_public_figure_impersonation_needs_a_public_figure(embedder, text: str,
                                                                      is_public_figure: bool) -> None:
     assert ("public_figure_impersonation" in assess_risk(text, embedder=embedder).categories) is is_public_figure
+
+
+@pytest.mark.parametrize("text, is_doxxing", [
+    # banking77 messages the semantic layer used to call doxxing: nothing exposed, nothing that locates anyone
+    ("Someone I don't know has used my card without permission.", False),
+    ("I think someone else is using my card.  There are transactions I didn't make.", False),
+    ("people keep sharing where my sister works and telling others to go there", True),
+])
+def test_semantic_doxxing_needs_exposure_or_identifying_details(embedder, text: str, is_doxxing: bool) -> None:
+    assert ("doxxing" in assess_risk(text, embedder=embedder).categories) is is_doxxing
