@@ -23,6 +23,9 @@ How a draft is built:
    selected sentences with ``[n]`` after each, and a closing, all in the requested
    tone. Template placeholders are rewritten: ``{name}`` is dropped, ``{a / b}`` becomes
    "a or b", anything else becomes a visible ``[fill in: ...]`` for the specialist.
+5. **Corroboration.** A sentence taken from a resolved Q&A answer also cites the policy or
+   SOP passage that says the same (cosine >= 0.75, same numbers), so the specialist sees
+   the rule behind a past answer.
 """
 
 from __future__ import annotations
@@ -46,6 +49,14 @@ MIN_EXTRA_SCORE = 0.35
 #: Sentences scored with the embedder (the rest are cut by cheap signals first).
 SHORTLIST = 8
 REDUNDANT_COSINE = 0.8
+#: A policy or SOP sentence this close to a resolved-Q&A sentence (and stating the same
+#: numbers) corroborates it: the reply cites the policy beside the past answer.
+CORROBORATE_COSINE = 0.75
+#: Policy sentences embedded per Q&A sentence, picked by shared words (a sentence that says
+#: the same thing shares most of its words), and the least overlap worth embedding.
+CORROBORATE_SHORTLIST = 3
+CORROBORATE_MIN_OVERLAP = 0.25
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 
 _SPECIALIST_TALK = re.compile(
     r"\b(?:specialists?|agents?|tickets?|queues?|sop|this document|escalat\w*|internal|ledger view|casedesk|"
@@ -254,6 +265,51 @@ class OfflineDrafter:
         extra_part = [cands[i] for i in chosen if i not in keep]
         return anchor_part + extra_part
 
+    def corroboration(self, chosen: list[_Candidate], hits: list[Hit]) -> dict[int, list[tuple[int, str]]]:
+        """Policy or SOP sentences that state what a chosen resolved-Q&A sentence says.
+
+        A resolved Q&A answer is one specialist's past reply; the policy is the source of
+        truth. When a policy passage among ``hits`` has a sentence within
+        :data:`CORROBORATE_COSINE` of the Q&A sentence and with the same numbers ("14
+        days"), the reply cites that passage too, so the specialist sees the rule behind
+        the answer.
+
+        Returns:
+            index in ``chosen`` -> ``[(passage index, supporting sentence)]``.
+        """
+        from_qa = [i for i, c in enumerate(chosen) if _QA.match(hits[c.passage].text)]
+        if not from_qa:
+            return {}
+        policy = [(p, sentence) for p, hit in enumerate(hits)
+                  if not hit.is_internal and not _QA.match(hit.text)
+                  for sentence in split_sentences(clean_markdown(hit.text)) if len(sentence.split()) >= 4]
+        # Cheap filters first (same numbers, shared words), so only a few sentences are embedded.
+        shortlists: dict[int, list[int]] = {}
+        for i in from_qa:
+            numbers = set(_NUMBER.findall(chosen[i].text))
+            tokens = set(content_tokens(chosen[i].text))
+            overlap = [(_lexical(tokens, sentence), k) for k, (_p, sentence) in enumerate(policy)
+                       if numbers <= set(_NUMBER.findall(sentence))]
+            picked = [k for score, k in sorted(overlap, key=lambda x: (-x[0], x[1]))[:CORROBORATE_SHORTLIST]
+                      if score >= CORROBORATE_MIN_OVERLAP]
+            if picked:
+                shortlists[i] = picked
+        if not shortlists:
+            return {}
+        needed = sorted({k for picked in shortlists.values() for k in picked})
+        vectors = self._vectors.encode([chosen[i].text for i in shortlists] + [policy[k][1] for k in needed])
+        column = {k: j for j, k in enumerate(needed)}
+        own = dict(zip(shortlists, vectors[:len(shortlists)]))
+        theirs = vectors[len(shortlists):]
+        out: dict[int, list[tuple[int, str]]] = {}
+        for i, picked in shortlists.items():
+            scored = [(float(theirs[column[k]] @ own[i]), k) for k in picked]
+            supporting = [(score, k) for score, k in scored if score >= CORROBORATE_COSINE]
+            if supporting:
+                _score, k = max(supporting, key=lambda x: (x[0], -x[1]))
+                out[i] = [policy[k]]
+        return out
+
     def draft(self, ticket: Ticket, hits: list[Hit], options: DraftOptions, *, lead: int = 0) -> Draft:
         """Assemble a reply from the external passages in ``hits`` (see the module docstring).
 
@@ -264,16 +320,21 @@ class OfflineDrafter:
         external = [h for h in hits if not h.is_internal]
         lead = sum(1 for h in hits[:lead] if not h.is_internal)
         chosen = self.select(ticket, external, options.length, lead=lead)
+        support = self.corroboration(chosen, external)
         numbers: dict[int, int] = {}
         quotes: dict[int, list[str]] = {}
         body_sentences = []
-        for c in chosen:
-            n = numbers.setdefault(c.passage, len(numbers) + 1)
-            quotes.setdefault(n, []).append(c.source)
+        for i, c in enumerate(chosen):
+            markers = []
+            for passage, quote in [(c.passage, c.source)] + support.get(i, []):
+                n = numbers.setdefault(passage, len(numbers) + 1)
+                if quote not in quotes.setdefault(n, []):
+                    quotes[n].append(quote)
+                markers.append(f"[{n}]")
             text = c.text.rstrip()
             end = text[-1] if text[-1] in ".!?" else "."
             text = text[:-1].rstrip() if text[-1] in ".!?" else text
-            body_sentences.append(f"{text} [{n}]{end}")
+            body_sentences.append(f"{text} {''.join(markers)}{end}")
         citations = []
         for p, n in numbers.items():
             h = external[p]

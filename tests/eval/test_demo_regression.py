@@ -7,8 +7,9 @@ offline drafter, default settings) with ``run_demo_eval`` over the 52 tickets of
 * retrieval (top 10, one hit per document): hit@5 1.000, recall@5 0.942, MRR@10 0.680 (fusion
   weights of 2026-11-30; before: recall@5 0.952, MRR@10 0.649);
 * drafts: grounding 1.000 (every content sentence supported), citation validity 1.000,
-  relevant coverage 0.654, drafts citing a relevant document 0.769 (most misses cite the
-  resolved Q&A document ``qa-resolved`` instead of the SOP), insufficient guidance 0.000;
+  relevant coverage 0.750, drafts citing a relevant document 0.865 (0.654 / 0.769 before
+  the offline drafter cited the SOP that corroborates a resolved Q&A answer; the remaining
+  misses mostly cite only ``qa-resolved``), insufficient guidance 0.000;
 * risk (lexical + semantic, as ``draft_reply`` runs it): recall 1.000 (18/18), false-flag
   rate 0.088 (3/34: t43 threatens a regulator complaint, t44 asks for the CEO, t52 is a
   classmate's harassment), category accuracy 1.000. It was 0.147 (5/34) before a negated
