@@ -27,7 +27,7 @@ import json
 import os
 import re
 import sys
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -44,15 +44,19 @@ GENERIC_WORDS = frozenset({"a", "an", "and", "at", "by", "of", "on", "the", "in"
 WORD = re.compile(r"[a-z0-9]+")
 
 
-def name_words(title: str) -> set[str]:
-    """Distinctive words of an entity title such as ``"Grant Hotel (hotel)"``."""
-    name = title.rsplit(" (", 1)[0].lower().replace("'", "")
-    return {w for w in WORD.findall(name) if w not in GENERIC_WORDS and len(w) > 1}
-
-
 def name_phrase(title: str) -> str:
     """The entity's whole name as lower-case words (``"inn san francisco"``)."""
     return " ".join(WORD.findall(title.rsplit(" (", 1)[0].lower().replace("'", "")))
+
+
+def name_words(title: str) -> set[str]:
+    """Distinctive words of an entity title such as ``"Grant Hotel (hotel)"``."""
+    return {w for w in name_phrase(title).split() if w not in GENERIC_WORDS and len(w) > 1}
+
+
+def domain_of(title: str) -> str:
+    """The domain in a title's trailing parenthesis (``"hotel"``)."""
+    return title.rsplit("(", 1)[-1].rstrip(")")
 
 
 def names_entity(ticket_text: str, title: str, *, fuzzy: bool) -> bool:
@@ -79,12 +83,7 @@ def headroom(folder: Path, *, fuzzy: bool) -> dict:
         for line in handle:
             entry = json.loads(line)
             corpus[entry["_id"]] = entry
-    questions_by_domain: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for entry in corpus.values():
-        domain = entry["title"].rsplit("(", 1)[-1].rstrip(")")
-        question = entry["text"].split("\n", 1)[0].lower()
-        questions_by_domain[(domain, question)].add(entry["title"])
-    entities_by_domain = Counter(title.rsplit("(", 1)[-1].rstrip(")") for title in {e["title"] for e in corpus.values()})
+    entities_by_domain = Counter(domain_of(title) for title in {e["title"] for e in corpus.values()})
     gold = {}
     with (folder / "qrels" / "test.tsv").open(encoding="utf-8") as handle:
         next(handle)
@@ -99,7 +98,7 @@ def headroom(folder: Path, *, fuzzy: bool) -> dict:
             if query["_id"] not in gold:
                 continue
             entry = corpus[gold[query["_id"]]]
-            domain = entry["title"].rsplit("(", 1)[-1].rstrip(")")
+            domain = domain_of(entry["title"])
             named = names_entity(f"{query.get('context', '')} {query['text']}", entry["title"], fuzzy=fuzzy)
             rows.append({"query_id": query["_id"], "entity": entry["title"], "names_entity": named,
                          # Without the name, the best a retriever can do is spread its 5 slots over

@@ -203,6 +203,8 @@ _PUBLIC_FIGURE = (
     r"charli d'?amelio|khaby lame|addison rae|bella poarch|pewdiepie|kylie jenner|oprah|bill gates|"
     r"mark zuckerberg|jeff bezos|donald trump|joe biden|obama|king charles|keir starmer|narendra modi)"
 )
+#: A public-figure word as a whole word (also plural): "asking" must not name a king.
+_PUBLIC_FIGURE_WORD = rf"\b{_PUBLIC_FIGURE}(?:e?s)?\b"
 _EXEC = (
     r"(?:ceo|c\.e\.o\.?|chief executive|founders?|co-?founders?|(?:the )?board(?: of directors)?|"
     r"executive team|exec team|executives|leadership team|c-suite|(?:senior )?vice president|\bvp\b|"
@@ -422,7 +424,7 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
      r"\b(?:impersonat(?:e|es|ed|ing|ion|or)|pretend(?:s|ed|ing)? to be|posing as|poses as|pose as|claim(?:s|ing)? to be|"
      r"fake (?:account|profile|page|accounts|profiles)|fan account pretending|using (?:the |a )?(?:\w+ ){0,2}(?:photos|pictures|name|face|likeness|voice)|"
      r"deep ?fake(?:d|s)? (?:of|video|ad)?)", True),
-    ("public_figure_impersonation", "public_figure", 0.5, rf"\b{_PUBLIC_FIGURE}(?:e?s)?\b", True),
+    ("public_figure_impersonation", "public_figure", 0.5, _PUBLIC_FIGURE_WORD, True),
     ("public_figure_impersonation", "scam", 0.3, r"\b(?:fake giveaway|giveaway scam|send (?:them )?crypto|crypto scam|scam(?:ming|s)?|fake (?:concert )?tickets)\b", True),
     # ---- account_takeover_financial ---------------------------------------------
     ("account_takeover_financial", "takeover", 0.5,
@@ -842,7 +844,7 @@ class SemanticRiskLayer:
 #: flags are the accepted price of recall; doxxing gets a deliberately broad one.
 _SEMANTIC_REQUIRES: dict[str, tuple[re.Pattern, ...]] = {
     "public_figure_impersonation": (
-        re.compile(rf"\b{_PUBLIC_FIGURE}(?:e?s)?\b|\b(?:fans|followers|star|influencer|creator|manage[rd]?|represent\w*|"
+        re.compile(rf"{_PUBLIC_FIGURE_WORD}|\b(?:fans|followers|star|influencer|creator|manage[rd]?|represent\w*|"
                    r"agency|talent)\b", re.IGNORECASE),
     ),
     # Broad on purpose (doxxing is a safety category): either something is being exposed, or

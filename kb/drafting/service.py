@@ -143,26 +143,27 @@ def draft_reply(ticket: Ticket, retriever, settings: Settings, options: DraftOpt
             gap_log.log_knowledge_gap(redact(ticket.text, handles=True).text, [hit_summary(h) for h in hits],
                                       confidence)
     else:
-        drafter = None
+        drafter = cooldown = None
         if llm is not None or settings.llm_provider != "none":
-            try:
-                drafter = llm if isinstance(llm, LLMDrafter) else LLMDrafter(llm or make_chat_model(settings))
-            except Exception as exc:  # misconfiguration must not stop the desk
-                fallback_reason = f"LLM not available: {type(exc).__name__}: {str(exc)[:160]}"
-        draft = None
-        if drafter is not None:
             cooldown = cooldown_for(settings, llm)
+            # During a cool-down no client is even built: the draft goes offline at once.
             skipped = cooldown.skip_reason()
             if skipped:
                 fallback_reason = f"LLM skipped: {skipped}"
             else:
                 try:
-                    draft = drafter.draft(ticket, working, options, on_token=on_token, risk=assessment)
-                except LLMUnavailable as exc:
-                    fallback_reason = f"LLM call failed: {exc}"
-                    cooldown.record_failure(exc)
-                else:
-                    cooldown.record_success()
+                    drafter = llm if isinstance(llm, LLMDrafter) else LLMDrafter(llm or make_chat_model(settings))
+                except Exception as exc:  # misconfiguration must not stop the desk
+                    fallback_reason = f"LLM not available: {type(exc).__name__}: {str(exc)[:160]}"
+        draft = None
+        if drafter is not None:
+            try:
+                draft = drafter.draft(ticket, working, options, on_token=on_token, risk=assessment)
+            except LLMUnavailable as exc:
+                fallback_reason = f"LLM call failed: {exc}"
+                cooldown.record_failure(exc)
+            else:
+                cooldown.record_success()
         if draft is None:
             # The procedure leads the reply only on a lexical flag: semantic-only flags (less
             # precise) show the procedure to the specialist without rewriting the answer.
