@@ -3,7 +3,8 @@
 Corpus: the demo knowledge base (Markdown, PDF, resolved Q&A CSV). Queries: the 52
 labelled demo tickets (earlier conversation + message). Metric: document-level hit@5
 and MRR@10 over each ticket's relevant doc ids; again with typos in the messages (every
-lower-case word of six letters or more with two middle letters swapped).
+lower-case word of six letters or more with two middle letters swapped), and again at the
+end of a long thread (~350 tokens of a settled, unrelated exchange before the context).
 
 Naive pipeline, as a tutorial would build it: text / per-page PDF / per-row CSV documents,
 RecursiveCharacterTextSplitter(1000, 200), Chroma.from_documents with
@@ -30,7 +31,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import numpy as np  # noqa: E402
 from common import write_result  # noqa: E402
 
-from eval.perturb import with_typos  # noqa: E402
+from eval.perturb import with_long_thread, with_typos  # noqa: E402
 from ingest.loaders import read_sidecar, split_front_matter  # noqa: E402
 from ingest.pipeline import Ingestor  # noqa: E402
 from kb.config import Settings  # noqa: E402
@@ -127,20 +128,27 @@ def main() -> None:
                             "query_ms_p50": round(float(np.percentile(ms, 50)), 1),
                             "query_ms_p95": round(float(np.percentile(ms, 95)), 1),
                             "ingest_seconds": round(ours_ingest if name == "replydesk" else naive_ingest, 1)}
+        def variant(text_of, context_of) -> dict:
+            """hit@5 / MRR@10 of both pipelines on the tickets rewritten by ``text_of`` / ``context_of``."""
+            pairs: dict[str, list] = {"replydesk": [], "naive": []}
+            for t in tickets:
+                relevant = set(t["relevant_doc_ids"])
+                text, context = text_of(t["text"]), context_of(t.get("context", ""))
+                hits = retriever.search(Ticket(text=text, context=context), k=10, dedupe_documents=True)
+                pairs["replydesk"].append(score([h.doc_id for h in hits], relevant))
+                docs = naive.similarity_search(f"{context} {text}".strip(), k=10)
+                pairs["naive"].append(score([d.metadata["doc_id"] for d in docs], relevant))
+            return {name: {"hit@5": round(float(np.mean([h for h, _ in rows_])), 4),
+                           "mrr@10": round(float(np.mean([m for _, m in rows_])), 4)} for name, rows_ in pairs.items()}
+
+        def unchanged(text: str) -> str:
+            return text
+
         # The same tickets typed in a hurry (messages only; the earlier conversation is kept).
-        typo_rows = {"replydesk": [], "naive": []}
-        for t in tickets:
-            relevant = set(t["relevant_doc_ids"])
-            text = with_typos(t["text"])
-            hits = retriever.search(Ticket(text=text, context=t.get("context", "")), k=10, dedupe_documents=True)
-            typo_rows["replydesk"].append(score([h.doc_id for h in hits], relevant))
-            docs = naive.similarity_search(f"{t.get('context', '')} {text}".strip(), k=10)
-            typo_rows["naive"].append(score([d.metadata["doc_id"] for d in docs], relevant))
-        result["with_typos"] = {}
-        for name, pairs in typo_rows.items():
-            hits, mrr = zip(*pairs)
-            result["with_typos"][name] = {"hit@5": round(float(np.mean(hits)), 4),
-                                          "mrr@10": round(float(np.mean(mrr)), 4)}
+        result["with_typos"] = variant(with_typos, unchanged)
+        # And at the end of a long thread: a settled, unrelated exchange (~350 tokens) before
+        # their own context.
+        result["after_a_long_thread"] = variant(unchanged, with_long_thread)
         result["ratios"] = {
             "hit@5": round(result["replydesk"]["hit@5"] / max(result["naive"]["hit@5"], 1e-9), 3),
             "mrr@10": round(result["replydesk"]["mrr@10"] / max(result["naive"]["mrr@10"], 1e-9), 3),

@@ -7,7 +7,8 @@ conversation), so query embedding is real and included in every timing.
 
 The naive baseline is langchain-chroma's `similarity_search` over the same collection
 with `HuggingFaceEmbeddings` on the same model (query = conversation + message). The same tickets are also timed
-naming one of the documents ("I was reading <title>"), which takes the title-linking path.
+naming one of the documents ("I was reading <title>"), which takes the title-linking path,
+and at the end of a long thread (eval.perturb.with_long_thread), naive included.
 Writes JSON to benchmarks/results/query.json.
 
 Usage: python benchmarks/query_benchmark.py [--sizes 1000 10000 100000] [--repeats 2]
@@ -35,6 +36,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import numpy as np  # noqa: E402
 from common import machine, write_result  # noqa: E402
 
+from eval.perturb import with_long_thread  # noqa: E402
 from ingest.chunking import chunk_id  # noqa: E402
 from kb.config import Settings  # noqa: E402
 from kb.embedder import get_embedder, resolve_model  # noqa: E402
@@ -159,7 +161,10 @@ def main() -> None:
                       for q, title in zip(queries, titles)]
             linker = TitleLinker(all_titles)
             linked_share = sum(bool(linker.link(f"{q.context} {q.text}")) for q in naming) / len(naming)
-            hybrid_ms, naive_ms, linked_ms = [], [], []
+            # And at the end of a long thread (~350 tokens of settled chat before their context):
+            # the dense side reads the latest turns and also the message alone.
+            threaded = [Ticket(text=q.text, context=with_long_thread(q.context)) for q in queries]
+            hybrid_ms, naive_ms, linked_ms, thread_ms, naive_thread_ms = [], [], [], [], []
             order = list(zip(queries, naming)) * args.repeats
             random.Random(0).shuffle(order)
             for q, named in order:
@@ -172,6 +177,16 @@ def main() -> None:
                 t = time.perf_counter()
                 retriever.search(named, k=5)
                 linked_ms.append((time.perf_counter() - t) * 1000)
+            # In a loop of their own, so the main comparison runs exactly as it always has.
+            long_order = threaded * args.repeats
+            random.Random(1).shuffle(long_order)
+            for long_q in long_order:
+                t = time.perf_counter()
+                retriever.search(long_q, k=5)
+                thread_ms.append((time.perf_counter() - t) * 1000)
+                t = time.perf_counter()
+                naive.similarity_search(f"{long_q.context} {long_q.text}", k=5)
+                naive_thread_ms.append((time.perf_counter() - t) * 1000)
             row = {
                 "chunks": kb.vectors.count(), "build_seconds": round(build_s, 1),
                 "hybrid_ms": {"p50": round(percentile(hybrid_ms, 50), 2), "p95": round(percentile(hybrid_ms, 95), 2)},
@@ -179,6 +194,10 @@ def main() -> None:
                 "hybrid_naming_a_document_ms": {"p50": round(percentile(linked_ms, 50), 2),
                                                 "p95": round(percentile(linked_ms, 95), 2),
                                                 "linked_share": round(linked_share, 3)},
+                "hybrid_after_a_long_thread_ms": {"p50": round(percentile(thread_ms, 50), 2),
+                                                  "p95": round(percentile(thread_ms, 95), 2)},
+                "naive_dense_after_a_long_thread_ms": {"p50": round(percentile(naive_thread_ms, 50), 2),
+                                                       "p95": round(percentile(naive_thread_ms, 95), 2)},
                 "rss_mb_after": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             }
             row["hybrid_p95_over_naive_p95"] = round(row["hybrid_ms"]["p95"] / row["naive_dense_ms"]["p95"], 3)

@@ -5,7 +5,9 @@ Each ticket has ``relevant_doc_ids`` (document level), a ``risk`` label (``high`
 relevant documents). For every ticket this runs the product's retrieval (top 10, one hit
 per document) and the product's ``draft_reply``, then reports:
 
-* retrieval: hit@5, recall@5, MRR@10 over the relevant documents;
+* retrieval: hit@5, recall@5, MRR@10 over the relevant documents; again with every ticket
+  at the end of a long thread (``retrieval_long_thread``: ~350 tokens of a settled,
+  unrelated exchange before its own context, :func:`eval.perturb.with_long_thread`);
 * drafts: grounding (supported share of the content sentences of answered drafts),
   citation validity, relevant coverage among the cited documents, insufficient-guidance
   rate, ROUGE-L against the references;
@@ -34,6 +36,8 @@ DEMO_THRESHOLDS: dict[str, tuple[str, float]] = {
     "retrieval.hit@5": ("min", 0.95),
     "retrieval.recall@5": ("min", 0.90),
     "retrieval.mrr@10": ("min", 0.60),
+    "retrieval_long_thread.hit@5": ("min", 0.95),
+    "retrieval_long_thread.mrr@10": ("min", 0.60),
     "drafts.grounding": ("min", 0.95),
     "drafts.citation_validity": ("min", 0.95),
     "drafts.relevant_coverage": ("min", 0.70),
@@ -78,10 +82,11 @@ def run_demo_eval(kb, settings: Settings, *, tickets_path: Path | str = DEMO_TIC
         on_ticket: called with ``(done, total)`` after each ticket.
 
     Returns:
-        ``{"kind": "demo", "tickets", "retrieval": {...}, "drafts": {...}, "risk": {...},
-        "per_ticket": [...]}``.
+        ``{"kind": "demo", "tickets", "retrieval": {...}, "retrieval_long_thread": {...},
+        "drafts": {...}, "risk": {...}, "per_ticket": [...]}``.
     """
     from eval.drafts import RecordingRetriever, measure_draft, summarise_rows
+    from eval.perturb import with_long_thread
     from eval.retrieval import query_metrics
     from kb.drafting.grounding import GroundingChecker
     from kb.drafting.service import draft_reply
@@ -100,6 +105,8 @@ def run_demo_eval(kb, settings: Settings, *, tickets_path: Path | str = DEMO_TIC
         ranked = [h.doc_id for h in hits]
         retrieval = query_metrics(ranked, relevant)
         first = next((i + 1 for i, d in enumerate(ranked) if d in relevant), None)
+        threaded = Ticket(text=ticket.text, context=with_long_thread(ticket.context))
+        long_thread = query_metrics([h.doc_id for h in base.search(threaded, k=10, dedupe_documents=True)], relevant)
         retriever.reset()
         draft = draft_reply(ticket, retriever, settings)
         row = measure_draft(draft, retriever.retrieved, relevant, references=item.get("references", ()),
@@ -107,7 +114,8 @@ def run_demo_eval(kb, settings: Settings, *, tickets_path: Path | str = DEMO_TIC
         rows.append({"id": item["id"], "query": item["text"], "expected_risk": item.get("risk", "normal"),
                      "expected_categories": item.get("risk_categories", []), "first_relevant_rank": first,
                      "retrieved": ranked[:5], "retrieved_titles": [h.title for h in hits[:5]],
-                     **{f"retrieval_{k}": v for k, v in retrieval.items()}, **row})
+                     **{f"retrieval_{k}": v for k, v in retrieval.items()},
+                     **{f"long_thread_{k}": v for k, v in long_thread.items()}, **row})
         if on_ticket is not None:
             on_ticket(done, len(tickets))
     with_relevant = [r for r in rows if r["relevant"]]
@@ -115,7 +123,10 @@ def run_demo_eval(kb, settings: Settings, *, tickets_path: Path | str = DEMO_TIC
     retrieval_summary = {key: round(sum(r[f"retrieval_{key}"] for r in with_relevant) / n, 4)
                          for key in ("hit@5", "recall@5", "mrr@10")}
     retrieval_summary["queries"] = len(with_relevant)
+    long_thread_summary = {key: round(sum(r[f"long_thread_{key}"] for r in with_relevant) / n, 4)
+                           for key in ("hit@5", "recall@5", "mrr@10")}
     return {"kind": "demo", "tickets": len(rows), "retrieval": retrieval_summary,
+            "retrieval_long_thread": long_thread_summary,
             "drafts": summarise_rows(rows), "risk": _risk_metrics(rows), "per_ticket": rows}
 
 

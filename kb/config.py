@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     bm25_weight: float = Field(default=1.0, ge=0)
     entity_weight: float = Field(default=3.0, ge=0, description="lists within the documents the ticket names")
     turn_weight: float = Field(default=1.0, ge=0, description="BM25 on the latest message alone")
+    dense_context_tokens: int = Field(
+        default=48, ge=0,
+        description="Earlier conversation a dense query reads, in tokens, nearest the message first "
+                    "(BM25 and title linking read all of it).")
 
     # --- LLM ---------------------------------------------------------------------
     llm_provider: Literal["none", "openai", "ollama"] = "none"

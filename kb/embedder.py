@@ -12,7 +12,7 @@ import hashlib
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence, runtime_checkable
 
 from langchain_core.embeddings import Embeddings
 
@@ -108,6 +108,7 @@ class SentenceTransformerEmbedder(Embeddings):
         self._known_words: frozenset[str] | None = None
         self._length_backend = None
         self._length_lock = threading.Lock()
+        self._shared_counter = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -189,6 +190,14 @@ class SentenceTransformerEmbedder(Embeddings):
         def count_slow(text: str) -> int:
             return len(tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
         return count_slow
+
+    def shared_token_counter(self):
+        """One :meth:`token_counter` per embedder, for searches in any thread: its tokenizer
+        copy is configured once and never toggled, so concurrent calls are safe."""
+        with self._length_lock:
+            if self._shared_counter is None:
+                self._shared_counter = self.token_counter()
+            return self._shared_counter
 
     def _private_tokenizer(self):
         """``(tokenizer copy, its fast backend without padding or None)``: fast tokenizers are
@@ -285,6 +294,12 @@ def padding_aware_groups(lengths_desc: Sequence[int], overhead: int) -> list[tup
         groups.append((cut[end], end))
         end = cut[end]
     return groups[::-1]
+
+
+def token_window(embedder) -> tuple[Callable[[str], int], int]:
+    """``(token counter safe in any thread, window without special tokens)`` of ``embedder``."""
+    shared = getattr(embedder, "shared_token_counter", None)
+    return (shared() if shared else embedder.count_tokens), int(getattr(embedder, "max_tokens", 256)) - 2
 
 
 _SHARED: dict[tuple, SentenceTransformerEmbedder] = {}

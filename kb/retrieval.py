@@ -2,8 +2,9 @@
 
 The ticket is the query. When a ticket has earlier conversation, the current message
 and the whole conversation are searched separately: the message says *what* the user
-asks, the conversation often says *which* product, feature or entity it is about. A
-title-linking stage adds the documents whose titles the conversation names.
+asks, the conversation often says *which* product, feature or entity it is about. The
+dense side reads only the latest turns of a long thread (the encoder would cut the message
+off). A title-linking stage adds the documents whose titles the conversation names.
 
 Every hit is checked against the catalog's active versions, so a superseded or retired
 version can never be returned, even while an ingest is mid-way.
@@ -17,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from kb.config import Settings
+from kb.embedder import token_window
 from kb.knowledge_base import KnowledgeBase
 from kb.lexical import tokenize
 from kb.linking import LinkerCache
@@ -46,12 +48,14 @@ class RetrievalConfig:
     bm25_weight: float = _SETTINGS_DEFAULTS["bm25_weight"].default
     turn_weight: float = _SETTINGS_DEFAULTS["turn_weight"].default
     entity_weight: float = _SETTINGS_DEFAULTS["entity_weight"].default
+    dense_context_tokens: int = _SETTINGS_DEFAULTS["dense_context_tokens"].default
 
     def list_weight(self, label: str) -> float:
         """How much the ranked list ``label`` counts in the fusion.
 
-        Labels are ``dense`` / ``bm25`` (the whole conversation), ``bm25:turn`` (the message
-        alone) and ``dense:linked`` / ``bm25:linked`` (the documents the conversation names).
+        Labels are ``dense`` / ``bm25`` (the conversation), ``bm25:turn`` / ``dense:turn`` (the
+        message alone; densely only after a long thread) and ``dense:linked`` / ``bm25:linked``
+        (the documents the conversation names).
         """
         kind, _, scope = label.partition(":")
         weight = self.dense_weight if kind == "dense" else self.bm25_weight
@@ -157,7 +161,8 @@ class Retriever:
         self.config = config or RetrievalConfig(candidates=settings.retrieval_candidates, rrf_k=settings.rrf_k,
                                                 dense_weight=settings.dense_weight, bm25_weight=settings.bm25_weight,
                                                 entity_weight=settings.entity_weight,
-                                                turn_weight=settings.turn_weight)
+                                                turn_weight=settings.turn_weight,
+                                                dense_context_tokens=settings.dense_context_tokens)
         self._linkers = LinkerCache()
         self._linked_scopes: dict[tuple[int, SearchFilters], _LinkedScope] = {}
         self._exact = ExactDenseIndex()
@@ -212,9 +217,11 @@ class Retriever:
         generation, active = self.kb.active_versions()
         if not active:
             return [], {}, {}
+        count_tokens, window = token_window(self.kb.embedder) if cfg.use_dense and ticket.context else (None, 0)
         plan = plan_query(ticket, use_context=cfg.use_context, turn_weight=cfg.turn_weight,
                           linked_weight=cfg.entity_weight if cfg.use_title_linking else 0.0,
-                          use_dense=cfg.use_dense, use_bm25=cfg.use_bm25)
+                          use_dense=cfg.use_dense, use_bm25=cfg.use_bm25, count_tokens=count_tokens,
+                          window=window, context_tokens=cfg.dense_context_tokens)
         linked_titles: tuple[str, ...] = ()
         if any(q.linked for q in plan.subqueries):
             linker = self._linkers.get(generation, self.kb.catalog.active_titles)

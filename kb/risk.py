@@ -824,12 +824,34 @@ class SemanticRiskLayer:
         evidence = []
         for category, cos, benign, source, start, end in self.scores(text, context):
             required = _SEMANTIC_REQUIRES.get(category, ())
-            if not all(pattern.search(f"{context}\n{text}") for pattern in required):
+            nearby = _gate_text(text, context, source, start, end)
+            if not all(pattern.search(nearby) for pattern in required):
                 continue
             if cos >= self.threshold and cos - benign >= self.margin:
                 body = text if source == "text" else context
                 evidence.append(RiskEvidence(category, body[start:end], start, end, source))
         return evidence
+
+
+#: How far from the flagged sentence (characters, about two short turns) the elements a
+#: category requires may be: in a long thread "someone" or "log in" is said sooner or later
+#: about something else.
+_GATE_REACH = 400
+
+
+def _gate_text(text: str, context: str, source: str, start: int, end: int) -> str:
+    """The part of a conversation that must carry a flagged category's required elements:
+    the message, and the earlier conversation near the flagged sentence (its end, when the
+    sentence is in the message)."""
+    if source == "text":
+        start = end = len(context)
+    lo, hi = max(0, start - _GATE_REACH), end + _GATE_REACH
+    # Whole words only: a cut "homework" must not read as "work".
+    if lo > 0:
+        lo = next((i + 1 for i in range(lo - 1, start) if context[i].isspace()), start)
+    if hi < len(context):
+        hi = next((i for i in range(hi, end - 1, -1) if context[i].isspace()), end)
+    return f"{context[lo:hi]}\n{text}"
 
 
 #: Categories whose definition needs concrete elements the text must mention (all of them):

@@ -39,6 +39,8 @@ import numpy as np
 from kb.drafting.models import Citation, Draft, DraftOptions, DraftRisk
 from kb.drafting.vectors import sentence_vectors
 from kb.drafting.text import clean_markdown, content_tokens, split_sentences
+from kb.embedder import token_window
+from kb.query import RECENT_CONTEXT_TOKENS, recent_conversation
 from kb.risk import RiskAssessment
 from kb.types import Hit, Ticket
 
@@ -207,13 +209,17 @@ class OfflineDrafter:
     Args:
         embedder: the knowledge base's text embedder (``encode`` -> normalised rows).
         signature: sign-off line under the closing.
+        context_tokens: how much of the earlier conversation (latest first) picks the
+            sentences, in tokens (``Settings.dense_context_tokens``).
     """
 
     mode = "offline"
 
-    def __init__(self, embedder, *, signature: str = "The Support Team") -> None:
+    def __init__(self, embedder, *, signature: str = "The Support Team",
+                 context_tokens: int = RECENT_CONTEXT_TOKENS) -> None:
         self.embedder = embedder
         self.signature = signature
+        self.context_tokens = context_tokens
         self._vectors = sentence_vectors(embedder)
 
     def select(self, ticket: Ticket, hits: list[Hit], length: str, *, lead: int = 0) -> list[_Candidate]:
@@ -226,7 +232,13 @@ class OfflineDrafter:
         cands = candidates(hits)
         if not cands:
             return []
-        query = ticket.text if not ticket.context else f"{ticket.context}\n{ticket.text}"
+        query = ticket.text
+        if ticket.context:
+            # The message and the latest turns, as retrieval reads them: in a long thread an
+            # old topic would otherwise pick the sentences.
+            count_tokens, window = token_window(self.embedder)
+            query = recent_conversation(ticket.context, ticket.text, count_tokens, window=window,
+                                        context_tokens=self.context_tokens)
         tokens = set(content_tokens(query))
         # Shortlist with cheap signals (lexical, user-facing, the passage's own retrieval
         # cosine) so only a few sentences ever need the embedder.

@@ -34,10 +34,12 @@ _OFFLINE: dict[int, OfflineDrafter] = {}
 _CHECKERS: dict[int, GroundingChecker] = {}
 
 
-def _offline_for(embedder, signature: str) -> OfflineDrafter:
+def _offline_for(embedder, signature: str, context_tokens: int) -> OfflineDrafter:
     drafter = _OFFLINE.get(id(embedder))
-    if drafter is None or drafter.embedder is not embedder or drafter.signature != signature:
-        drafter = _OFFLINE[id(embedder)] = OfflineDrafter(embedder, signature=signature)
+    if (drafter is None or drafter.embedder is not embedder or drafter.signature != signature
+            or drafter.context_tokens != context_tokens):
+        drafter = _OFFLINE[id(embedder)] = OfflineDrafter(embedder, signature=signature,
+                                                          context_tokens=context_tokens)
     return drafter
 
 
@@ -132,7 +134,7 @@ def draft_reply(ticket: Ticket, retriever, settings: Settings, options: DraftOpt
     escalation_found = any(not h.is_internal for h in escalation)
     insufficient = is_insufficient(confidence, settings.draft_min_confidence, escalation_found=escalation_found)
     redaction, _, _ = redact_ticket(ticket)
-    offline = _offline_for(embedder, settings.draft_signature)
+    offline = _offline_for(embedder, settings.draft_signature, settings.dense_context_tokens)
 
     t3 = time.perf_counter()
     fallback_reason = None

@@ -6,6 +6,11 @@ offline drafter, default settings) with ``run_demo_eval`` over the 52 tickets of
 
 * retrieval (top 10, one hit per document): hit@5 1.000, recall@5 0.942, MRR@10 0.680 (fusion
   weights of 2026-11-30; before: recall@5 0.952, MRR@10 0.649);
+* the same retrieval with every ticket at the end of a long thread (``eval.perturb.EARLIER_THREAD``,
+  ~350 tokens of a settled, unrelated exchange before the ticket's own context): hit@5 1.000,
+  recall@5 0.933, MRR@10 0.661. Before dense queries read only the message and the latest
+  48 tokens of the thread (and the message alone when the thread is longer), the encoder
+  read the start of the thread and cut the message off: hit@5 0.442, MRR@10 0.282;
 * drafts: grounding 1.000 (every content sentence supported), citation validity 1.000,
   relevant coverage 0.750, drafts citing a relevant document 0.865 (0.654 / 0.769 before
   the offline drafter cited the SOP that corroborates a resolved Q&A answer; the remaining

@@ -1,4 +1,5 @@
-from kb.query import correct_to_vocabulary, normalise_query, plan_query, unknown_words, vocabulary_of
+from kb.query import (correct_to_vocabulary, normalise_query, plan_query, recent_conversation, unknown_words,
+                      vocabulary_of)
 from kb.types import Ticket
 
 
@@ -40,3 +41,47 @@ def test_numbers_read_out_word_by_word_become_digits_but_counts_stay_words():
     # Fewer than three number words are counts or names, not a read-out number.
     assert normalise_query("two or three nights at restaurant one seven") == "two or three nights at restaurant one seven"
     assert normalise_query("call double five one two.") == "call 5512."
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def test_dense_text_keeps_the_message_and_only_the_end_of_a_long_thread():
+    context = " ".join(f"w{i}" for i in range(300))
+    text = recent_conversation(context, "is my payout late", _words, window=254, context_tokens=48)
+    assert text == " ".join(f"w{i}" for i in range(252, 300)) + " is my payout late"
+    # Short conversations are kept whole; without earlier conversation it is the message.
+    assert recent_conversation("about my payout", "when", _words, window=254, context_tokens=48) == "about my payout when"
+    assert recent_conversation("", "when", _words, window=254, context_tokens=48) == "when"
+    # A message that fills the window leaves no room for the conversation.
+    long_message = " ".join(["x"] * 260)
+    assert recent_conversation("about my payout", long_message, _words, window=254, context_tokens=48) == long_message
+    # The window caps the context budget too.
+    assert recent_conversation(context, " ".join(["y"] * 250), _words, window=254, context_tokens=48
+                               ) == "w297 w298 w299 " + " ".join(["y"] * 250)
+
+
+def test_whole_words_are_kept_when_the_end_of_the_thread_is_cut():
+    # A counter in characters: the cut may not fall inside a word.
+    text = recent_conversation("alpha beta gamma delta", "ok", len, window=254, context_tokens=12)
+    assert text == "gamma delta ok"
+
+
+def test_a_long_thread_also_searches_the_message_alone_densely_and_bm25_reads_it_all():
+    context = " ".join(f"w{i}" for i in range(300))
+    plan = plan_query(Ticket(text="is my payout late", context=context), linked_weight=2.0, count_tokens=_words)
+    labels = {q.label: q.text for q in plan.subqueries}
+    assert labels["dense"] == labels["dense:linked"] == plan.dense_text
+    assert plan.dense_text.startswith("w252 ") and labels["dense:turn"] == "is my payout late"
+    assert labels["bm25"] == plan.conversation and plan.conversation.startswith("w0 w1 ")
+    # A short conversation is read whole by every list, and the message is not searched twice densely.
+    short = plan_query(Ticket(text="when will it arrive", context="about my payout"), count_tokens=_words)
+    assert "dense:turn" not in {q.label for q in short.subqueries}
+    assert short.dense_text == short.conversation == "about my payout when will it arrive"
+    # With no room for earlier turns the dense query is the message, searched once.
+    bare = plan_query(Ticket(text="is my payout late", context=context), count_tokens=_words, context_tokens=0)
+    assert [q.text for q in bare.subqueries if q.kind == "dense"] == ["is my payout late"]
+    # The naive baselines read the whole conversation (use_context off).
+    naive = plan_query(Ticket(text="is my payout late", context=context), use_context=False, count_tokens=_words)
+    assert [q.text for q in naive.subqueries] == [naive.conversation] * 2

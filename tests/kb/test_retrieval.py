@@ -51,6 +51,16 @@ def test_conversation_names_the_document(small_kb):
     assert Retriever(small_kb).search(ticket, k=1)[0].doc_id == "sop-payouts"
 
 
+def test_a_long_thread_does_not_dilute_the_message(small_kb):
+    retriever = Retriever(small_kb)
+    alone = retriever.search("when are payouts sent monday", k=1)[0]
+    settled = " ".join(["my profile picture looked old but clearing the cache fixed it thanks"] * 30)
+    hit = retriever.search(Ticket(text="when are payouts sent monday", context=settled), k=1)[0]
+    # The message is searched on its own too: same best passage, same confidence (best cosine).
+    assert hit.chunk_id == alone.chunk_id and "dense:turn" in hit.rank_sources
+    assert hit.dense_score == pytest.approx(alone.dense_score, abs=1e-5)
+
+
 @pytest.fixture
 def venue_faq_kb(keyword_kb):
     faqs = {"delivery": "Q: Does {v} offer delivery service? A: Yes, {v} delivers.",

@@ -70,6 +70,21 @@ def test_drafts_cite_expected_docs_and_read_like_replies(tid, retriever, dsettin
     assert draft.grounding.rate >= 0.75, draft.grounding
 
 
+@pytest.mark.parametrize("tid", ["t19", "t20", "t21", "t23", "t26", "t30", "t35", "t42"])
+def test_a_long_settled_thread_before_the_ticket_changes_neither_guidance_nor_risk(tid, retriever, dsettings) -> None:
+    from eval.perturb import with_long_thread
+
+    row = ROWS[tid]
+    ticket = Ticket(text=row["text"], context=with_long_thread(row["context"]))
+    draft = draft_reply(ticket, retriever, dsettings, DraftOptions(language="en"))
+    # The message, not ~350 tokens of settled chat, decides: confident guidance from the right
+    # documents, and no risk flag from a "someone" said long before about something else.
+    assert not draft.insufficient_guidance and draft.risk.level == row["risk"] == "normal"
+    cited = {c.doc_id for c in draft.citations}
+    assert cited & (set(row["relevant_doc_ids"]) | {"qa-resolved"}), (cited, draft.text)
+    assert draft.grounding.rate >= 0.75, draft.grounding
+
+
 def test_tone_and_length_change_the_draft(retriever, dsettings) -> None:
     ticket = Ticket(text=ROWS["t19"]["text"])
     short = draft_reply(ticket, retriever, dsettings, DraftOptions(tone="formal", length="short", language="en"))

@@ -101,3 +101,14 @@ def test_semantic_public_figure_impersonation_needs_a_public_figure(embedder, te
 ])
 def test_semantic_doxxing_needs_exposure_or_identifying_details(embedder, text: str, is_doxxing: bool) -> None:
     assert ("doxxing" in assess_risk(text, embedder=embedder).categories) is is_doxxing
+
+
+def test_a_gate_reads_the_conversation_near_the_flagged_sentence(embedder) -> None:
+    message = "i changed my bank acc last week and now my payout says on hold?? is my money gone"
+    settled = ("User: my bio looks cut off. Agent: the rest appears when someone taps 'more'. "
+               + "User: ok thanks, that works now. Agent: glad it's sorted, anything else? " * 6)
+    # "someone" long before, about something else, does not make a payout worry a takeover ...
+    assert "account_takeover_financial" not in assess_risk(message, settled, embedder=embedder).categories
+    # ... said just before, about this money, it does.
+    recent = settled + "User: I think someone got into my account and moved my earnings."
+    assert "account_takeover_financial" in assess_risk(message, recent, embedder=embedder).categories
