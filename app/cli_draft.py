@@ -28,7 +28,7 @@ def cmd_draft(args: argparse.Namespace) -> int:
 
     try:
         text = args.ticket if args.ticket is not None else _read(args.ticket_file)
-        context = _read(args.context_file) if args.context_file else ""
+        context = args.context if args.context is not None else (_read(args.context_file) if args.context_file else "")
     except OSError as exc:
         print(f"replydesk: error: {exc}", file=sys.stderr)
         return 2
@@ -74,7 +74,9 @@ def register(subparsers, common_parent_parser: argparse.ArgumentParser) -> argpa
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--ticket", help="ticket text")
     source.add_argument("--ticket-file", type=Path, help="file with the ticket text")
-    p.add_argument("--context-file", type=Path, help="file with the earlier conversation")
+    earlier = p.add_mutually_exclusive_group()
+    earlier.add_argument("--context", help="earlier conversation of the ticket (as for `replydesk search`)")
+    earlier.add_argument("--context-file", type=Path, help="file with the earlier conversation")
     p.add_argument("--tone", choices=["friendly", "formal", "empathetic"], default="friendly")
     p.add_argument("--length", choices=["short", "normal", "detailed"], default="normal")
     p.add_argument("--language", help="reply language (ISO 639-1); default: the ticket's language")

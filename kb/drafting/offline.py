@@ -232,22 +232,27 @@ class OfflineDrafter:
         cands = candidates(hits)
         if not cands:
             return []
-        query = ticket.text
+        queries = [ticket.text]
         if ticket.context:
-            # The message and the latest turns, as retrieval reads them: in a long thread an
-            # old topic would otherwise pick the sentences.
+            # A short conversation picks the sentences whole. A long thread is read as
+            # retrieval reads it: its latest turns with the message, and the message alone
+            # (its last turns alone would pick "thanks for your patience" after a "you've
+            # been patient", the message alone would drop what the latest turns are about).
             count_tokens, window = token_window(self.embedder)
-            query = recent_conversation(ticket.context, ticket.text, count_tokens, window=window,
-                                        context_tokens=self.context_tokens)
-        tokens = set(content_tokens(query))
+            recent = recent_conversation(ticket.context, ticket.text, count_tokens, window=window,
+                                         context_tokens=self.context_tokens)
+            long_thread = recent != f"{ticket.context} {ticket.text}".strip()
+            queries = [recent, ticket.text] if long_thread and ticket.text else [f"{ticket.context}\n{ticket.text}"]
+        tokens = set(content_tokens(queries[0]))
         # Shortlist with cheap signals (lexical, user-facing, the passage's own retrieval
         # cosine) so only a few sentences ever need the embedder.
         cheap = [W_LEXICAL * _lexical(tokens, c.text) + W_USER_FACING * c.user_facing + W_RANK / (1 + c.passage)
                  + W_COSINE * (hits[c.passage].dense_score or 0.0) for c in cands]
         order = sorted(range(len(cands)), key=lambda i: (-cheap[i], i))[:SHORTLIST]
         cands = [cands[i] for i in sorted(order)]
-        vectors = self._vectors.encode([query] + [c.text for c in cands])
-        cos = vectors[1:] @ vectors[0]
+        encoded = self._vectors.encode(queries + [c.text for c in cands])
+        vectors = encoded[len(queries) - 1:]  # row 0: the last query; rows 1..: the candidates
+        cos = (encoded[len(queries):] @ encoded[:len(queries)].T).mean(axis=1)
         scores = np.array([W_COSINE * cos[i] + W_LEXICAL * _lexical(tokens, c.text)
                            + W_USER_FACING * c.user_facing + W_RANK / (1 + c.passage)
                            - (0.05 if "[fill in:" in c.text else 0.0)

@@ -203,3 +203,29 @@ def test_cli_draft_json(demo_kb, capsys, monkeypatch) -> None:
     assert out["mode"] == "offline" and out["redactions"] == 1 and out["text"].startswith("Hello,")
     assert set(out["citations"][0]) == {"n", "doc_id", "title", "version", "page", "section", "quote"}
     assert set(out["grounding"]) == {"sentences", "supported"}
+
+
+def test_cli_draft_takes_the_earlier_conversation_as_text_or_file(demo_kb, capsys, tmp_path) -> None:
+    import argparse
+
+    from app.cli_draft import register
+    from eval.perturb import EARLIER_THREAD
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", type=Path)
+    parser = argparse.ArgumentParser(prog="replydesk")
+    register(parser.add_subparsers(dest="command", required=True), common)
+    message = "ok and now the real problem: my creator fund payout has been on hold for a week, how long will this take?"
+    (tmp_path / "thread.txt").write_text(EARLIER_THREAD, encoding="utf-8")
+    texts = []
+    # A long pasted thread used to be taken for a file name (`--context` abbreviated `--context-file`).
+    for extra in (["--context", EARLIER_THREAD], ["--context-file", str(tmp_path / "thread.txt")], []):
+        args = parser.parse_args(["draft", "--home", str(demo_kb.settings.home), "--ticket", message, "--json", *extra])
+        assert args.func(args) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert {c["doc_id"] for c in out["citations"]} == {"sop-payout-holds"} and not out["insufficient_guidance"]
+        texts.append(out["text"])
+    # After ~350 tokens of settled chat the draft answers the message as it would alone.
+    assert texts[0] == texts[1] == texts[2] and "14 days" in texts[0]
+    with pytest.raises(SystemExit):
+        parser.parse_args(["draft", "--ticket", message, "--context", "a", "--context-file", "b"])
