@@ -4,7 +4,8 @@ Corpus: the demo knowledge base (Markdown, PDF, resolved Q&A CSV). Queries: the 
 labelled demo tickets (earlier conversation + message). Metric: document-level hit@5
 and MRR@10 over each ticket's relevant doc ids; again with typos in the messages (every
 lower-case word of six letters or more with two middle letters swapped), and again at the
-end of a long thread (~350 tokens of a settled, unrelated exchange before the context).
+end of a long thread (~350 tokens of a settled, unrelated exchange before the context), and
+with that whole thread pasted into the ticket.
 
 Naive pipeline, as a tutorial would build it: text / per-page PDF / per-row CSV documents,
 RecursiveCharacterTextSplitter(1000, 200), Chroma.from_documents with
@@ -31,7 +32,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import numpy as np  # noqa: E402
 from common import write_result  # noqa: E402
 
-from eval.perturb import with_long_thread, with_typos  # noqa: E402
+from eval.perturb import pasted_into_message, with_long_thread, with_typos  # noqa: E402
 from ingest.loaders import read_sidecar, split_front_matter  # noqa: E402
 from ingest.pipeline import Ingestor  # noqa: E402
 from kb.config import Settings  # noqa: E402
@@ -128,12 +129,12 @@ def main() -> None:
                             "query_ms_p50": round(float(np.percentile(ms, 50)), 1),
                             "query_ms_p95": round(float(np.percentile(ms, 95)), 1),
                             "ingest_seconds": round(ours_ingest if name == "replydesk" else naive_ingest, 1)}
-        def variant(text_of, context_of) -> dict:
-            """hit@5 / MRR@10 of both pipelines on the tickets rewritten by ``text_of`` / ``context_of``."""
+        def variant(rewrite) -> dict:
+            """hit@5 / MRR@10 of both pipelines on the tickets rewritten by ``rewrite(text, context)``."""
             pairs: dict[str, list] = {"replydesk": [], "naive": []}
             for t in tickets:
                 relevant = set(t["relevant_doc_ids"])
-                text, context = text_of(t["text"]), context_of(t.get("context", ""))
+                text, context = rewrite(t["text"], t.get("context", ""))
                 hits = retriever.search(Ticket(text=text, context=context), k=10, dedupe_documents=True)
                 pairs["replydesk"].append(score([h.doc_id for h in hits], relevant))
                 docs = naive.similarity_search(f"{context} {text}".strip(), k=10)
@@ -141,14 +142,12 @@ def main() -> None:
             return {name: {"hit@5": round(float(np.mean([h for h, _ in rows_])), 4),
                            "mrr@10": round(float(np.mean([m for _, m in rows_])), 4)} for name, rows_ in pairs.items()}
 
-        def unchanged(text: str) -> str:
-            return text
-
         # The same tickets typed in a hurry (messages only; the earlier conversation is kept).
-        result["with_typos"] = variant(with_typos, unchanged)
-        # And at the end of a long thread: a settled, unrelated exchange (~350 tokens) before
-        # their own context.
-        result["after_a_long_thread"] = variant(unchanged, with_long_thread)
+        result["with_typos"] = variant(lambda text, context: (with_typos(text), context))
+        # At the end of a long thread: a settled, unrelated exchange (~350 tokens) before their
+        # own context; and that whole thread pasted into the ticket.
+        result["after_a_long_thread"] = variant(lambda text, context: (text, with_long_thread(context)))
+        result["thread_pasted_as_the_ticket"] = variant(lambda text, context: (pasted_into_message(context, text), ""))
         result["ratios"] = {
             "hit@5": round(result["replydesk"]["hit@5"] / max(result["naive"]["hit@5"], 1e-9), 3),
             "mrr@10": round(result["replydesk"]["mrr@10"] / max(result["naive"]["mrr@10"], 1e-9), 3),

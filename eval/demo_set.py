@@ -7,7 +7,9 @@ per document) and the product's ``draft_reply``, then reports:
 
 * retrieval: hit@5, recall@5, MRR@10 over the relevant documents; again with every ticket
   at the end of a long thread (``retrieval_long_thread``: ~350 tokens of a settled,
-  unrelated exchange before its own context, :func:`eval.perturb.with_long_thread`);
+  unrelated exchange before its own context, :func:`eval.perturb.with_long_thread`), and
+  with that whole thread pasted into the message (``retrieval_pasted_thread``,
+  :func:`eval.perturb.pasted_into_message`);
 * drafts: grounding (supported share of the content sentences of answered drafts),
   citation validity, relevant coverage among the cited documents, insufficient-guidance
   rate, ROUGE-L against the references;
@@ -38,6 +40,7 @@ DEMO_THRESHOLDS: dict[str, tuple[str, float]] = {
     "retrieval.mrr@10": ("min", 0.60),
     "retrieval_long_thread.hit@5": ("min", 0.95),
     "retrieval_long_thread.mrr@10": ("min", 0.60),
+    "retrieval_pasted_thread.hit@5": ("min", 0.95),
     "drafts.grounding": ("min", 0.95),
     "drafts.citation_validity": ("min", 0.95),
     "drafts.relevant_coverage": ("min", 0.70),
@@ -83,10 +86,10 @@ def run_demo_eval(kb, settings: Settings, *, tickets_path: Path | str = DEMO_TIC
 
     Returns:
         ``{"kind": "demo", "tickets", "retrieval": {...}, "retrieval_long_thread": {...},
-        "drafts": {...}, "risk": {...}, "per_ticket": [...]}``.
+        "retrieval_pasted_thread": {...}, "drafts": {...}, "risk": {...}, "per_ticket": [...]}``.
     """
     from eval.drafts import RecordingRetriever, measure_draft, summarise_rows
-    from eval.perturb import with_long_thread
+    from eval.perturb import pasted_into_message, with_long_thread
     from eval.retrieval import query_metrics
     from kb.drafting.grounding import GroundingChecker
     from kb.drafting.service import draft_reply
@@ -107,6 +110,8 @@ def run_demo_eval(kb, settings: Settings, *, tickets_path: Path | str = DEMO_TIC
         first = next((i + 1 for i, d in enumerate(ranked) if d in relevant), None)
         threaded = Ticket(text=ticket.text, context=with_long_thread(ticket.context))
         long_thread = query_metrics([h.doc_id for h in base.search(threaded, k=10, dedupe_documents=True)], relevant)
+        pasted = Ticket(text=pasted_into_message(ticket.context, ticket.text))
+        pasted_thread = query_metrics([h.doc_id for h in base.search(pasted, k=10, dedupe_documents=True)], relevant)
         retriever.reset()
         draft = draft_reply(ticket, retriever, settings)
         row = measure_draft(draft, retriever.retrieved, relevant, references=item.get("references", ()),
@@ -115,18 +120,20 @@ def run_demo_eval(kb, settings: Settings, *, tickets_path: Path | str = DEMO_TIC
                      "expected_categories": item.get("risk_categories", []), "first_relevant_rank": first,
                      "retrieved": ranked[:5], "retrieved_titles": [h.title for h in hits[:5]],
                      **{f"retrieval_{k}": v for k, v in retrieval.items()},
-                     **{f"long_thread_{k}": v for k, v in long_thread.items()}, **row})
+                     **{f"long_thread_{k}": v for k, v in long_thread.items()},
+                     **{f"pasted_thread_{k}": v for k, v in pasted_thread.items()}, **row})
         if on_ticket is not None:
             on_ticket(done, len(tickets))
     with_relevant = [r for r in rows if r["relevant"]]
     n = len(with_relevant) or 1
-    retrieval_summary = {key: round(sum(r[f"retrieval_{key}"] for r in with_relevant) / n, 4)
-                         for key in ("hit@5", "recall@5", "mrr@10")}
+    def summary(prefix: str) -> dict:
+        return {key: round(sum(r[f"{prefix}{key}"] for r in with_relevant) / n, 4)
+                for key in ("hit@5", "recall@5", "mrr@10")}
+
+    retrieval_summary = summary("retrieval_")
     retrieval_summary["queries"] = len(with_relevant)
-    long_thread_summary = {key: round(sum(r[f"long_thread_{key}"] for r in with_relevant) / n, 4)
-                           for key in ("hit@5", "recall@5", "mrr@10")}
     return {"kind": "demo", "tickets": len(rows), "retrieval": retrieval_summary,
-            "retrieval_long_thread": long_thread_summary,
+            "retrieval_long_thread": summary("long_thread_"), "retrieval_pasted_thread": summary("pasted_thread_"),
             "drafts": summarise_rows(rows), "risk": _risk_metrics(rows), "per_ticket": rows}
 
 

@@ -49,3 +49,10 @@ def with_long_thread(context: str) -> str:
     """``context`` after :data:`EARLIER_THREAD`: the same ticket at the end of a long thread
     whose first part is settled and unrelated."""
     return f"{EARLIER_THREAD} {context}".strip()
+
+
+def pasted_into_message(context: str, text: str) -> str:
+    """The ticket as one text, as a specialist pasting the whole thread into the ticket box
+    would give it: :data:`EARLIER_THREAD`, the ticket's own context, then its message as the
+    user's last turn."""
+    return " ".join(p for p in (EARLIER_THREAD, context.strip(), f"User: {text}") if p)

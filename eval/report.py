@@ -309,11 +309,13 @@ def _demo_document(result: dict) -> Document:
         f"{_fmt(risk.get('category_accuracy'))}. Missed: {_fmt(risk.get('missed')) or '–'}. "
         f"False flags: {_fmt(risk.get('false_flags')) or '–'}."])
     paragraphs = ["Rank of the first relevant document ('–' = not in the top 10) and the titles retrieved (top 5)."]
-    threaded = result.get("retrieval_long_thread")
-    if threaded:
-        paragraphs.append(f"The same tickets at the end of a long thread (a settled, unrelated exchange of about "
-                          f"350 tokens before their own context): hit@5 {_fmt(threaded.get('hit@5'))}, recall@5 "
-                          f"{_fmt(threaded.get('recall@5'))}, MRR@10 {_fmt(threaded.get('mrr@10'))}.")
+    for key, what in (("retrieval_long_thread", "at the end of a long thread (a settled, unrelated exchange of "
+                                                "about 350 tokens before their own context)"),
+                      ("retrieval_pasted_thread", "with that whole thread pasted into the ticket")):
+        variant = result.get(key)
+        if variant:
+            paragraphs.append(f"The same tickets {what}: hit@5 {_fmt(variant.get('hit@5'))}, recall@5 "
+                              f"{_fmt(variant.get('recall@5'))}, MRR@10 {_fmt(variant.get('mrr@10'))}.")
     retrieval = Section("Retrieval per ticket", paragraphs=paragraphs)
     retrieval.tables.append(Table(["id", "ticket", "relevant", "rank", "retrieved titles"],
                                   [[r["id"], r["query"], r["relevant"], r["first_relevant_rank"],

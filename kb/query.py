@@ -90,15 +90,25 @@ class QueryPlan:
 RECENT_CONTEXT_TOKENS = 48
 
 
+def _last_words(text: str, budget: int, count_tokens: Callable[[str], int]) -> str:
+    """The longest run of ``text``'s last whole words within ``budget`` tokens."""
+    if count_tokens(text) <= budget:
+        return text
+    words = text.split()
+    lo, hi = 1, len(words)  # the fewest leading words to drop
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if count_tokens(" ".join(words[mid:])) <= budget:
+            hi = mid
+        else:
+            lo = mid + 1
+    return " ".join(words[lo:])
+
+
 def recent_conversation(context: str, message: str, count_tokens: Callable[[str], int], *,
                         window: int, context_tokens: int = RECENT_CONTEXT_TOKENS) -> str:
-    """What a sentence encoder should read of a conversation: the message whole, after the
-    end of the earlier conversation (at most ``context_tokens`` tokens of it).
-
-    Encoders cut long input on the right, so in a long thread the message, which is what is
-    being asked, would be the part they drop; and an old topic that still fits drowns it.
-    On the demo tickets after ~350 tokens of earlier chat, dense retrieval of the whole
-    conversation fell from hit@5 1.00 to 0.44.
+    """The message whole, after the end of the earlier conversation (at most
+    ``context_tokens`` tokens of it, and what the encoder's window leaves).
 
     Args:
         context: the earlier conversation (oldest first).
@@ -107,24 +117,76 @@ def recent_conversation(context: str, message: str, count_tokens: Callable[[str]
         window: the encoder's window, special tokens excluded.
         context_tokens: most tokens of earlier conversation to keep.
     """
-    conversation = f"{context} {message}".strip()
     if not context:
-        return conversation
+        return message.strip()
     room = min(context_tokens, window - (count_tokens(message) + 1 if message else 0))
     if room <= 0:
         return message
-    if count_tokens(context) <= room:
-        return conversation
-    words = context.split()
-    # The fewest leading words to drop so the rest fits: whole words only.
-    lo, hi = 1, len(words)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if count_tokens(" ".join(words[mid:])) <= room:
-            hi = mid
-        else:
-            lo = mid + 1
-    return f"{' '.join(words[lo:])} {message}".strip()
+    return f"{_last_words(context, room, count_tokens)} {message}".strip()
+
+
+def dense_views(context: str, message: str, count_tokens: Callable[[str], int], *, window: int,
+                context_tokens: int = RECENT_CONTEXT_TOKENS) -> list[str]:
+    """What a sentence encoder should read of a ticket: one text, or two read separately.
+
+    Encoders cut long input on the right, and a long text drowns its point: a short
+    conversation is read whole; after a long thread, the message with the latest
+    ``context_tokens`` of the thread, and the message alone. (On the demo tickets behind ~350
+    tokens of earlier chat, reading the whole conversation gave hit@5 0.44: the encoder read
+    the start of the thread only.)
+
+    Args:
+        context: the earlier conversation (oldest first).
+        message: the latest message.
+        count_tokens: the encoder's token counter (no special tokens).
+        window: the encoder's window, special tokens excluded.
+        context_tokens: most tokens of earlier conversation to read with the message.
+    """
+    conversation = f"{context} {message}".strip()
+    recent = recent_conversation(context, message, count_tokens, window=window, context_tokens=context_tokens)
+    return [recent] if recent in (conversation, message) or not message else [recent, message]
+
+
+_AGENT_SIDE = ("agent", "support", "rep", "representative", "advisor", "adviser", "specialist", "moderator",
+               "bot", "assistant", "staff")
+_USER_SIDE = ("user", "customer", "client", "creator", "me", "member", "caller", "buyer", "seller")
+# A speaker label starting a turn: "Customer: ...", "Agent : ...".
+_SPEAKER = re.compile(r"(?:^|(?<=\s))(%s)\s*:(?=\s)" % "|".join(_AGENT_SIDE + _USER_SIDE), re.IGNORECASE)
+
+
+# Where an e-mail reply quotes the message it answers: "On <date>, <who> wrote:", an
+# "Original Message" rule, or "> " quoted lines.
+_QUOTED_REPLY = re.compile(r"^[ \t]*(?:On\s.{1,200}?\swrote:|-{3,}\s*Original Message\s*-{3,}|>)",
+                           re.IGNORECASE | re.MULTILINE | re.DOTALL)
+
+
+def split_pasted_thread(context: str, message: str) -> tuple[str, str]:
+    """``(context, message)`` with a thread pasted into the message taken apart.
+
+    * An e-mail reply that quotes earlier mail (newest first): the new text is the message,
+      the quoted mail joins the earlier conversation.
+    * A message with two or more speaker-labelled turns, oldest first ("User: ... Agent: ...
+      User: ..."): its last user-side turn is the message, the turns around it join the
+      earlier conversation.
+
+    Anything else is returned as it is. (A speaker-labelled thread pasted newest first,
+    without e-mail quoting, is read as oldest first.)
+    """
+    quote = _QUOTED_REPLY.search(message)
+    if quote and message[:quote.start()].strip():
+        quoted = message[quote.start():].strip()
+        return " ".join(p for p in (context.strip(), quoted) if p), message[:quote.start()].strip()
+    turns = list(_SPEAKER.finditer(message))
+    if len(turns) < 2:
+        return context, message
+    user_turns = [i for i, m in enumerate(turns) if m.group(1).lower() in _USER_SIDE]
+    last = user_turns[-1] if user_turns else len(turns) - 1
+    start, end = turns[last].end(), turns[last + 1].start() if last + 1 < len(turns) else len(message)
+    question = message[start:end].strip()
+    if not question:
+        return context, message
+    rest = " ".join(p for p in (context.strip(), message[:turns[last].start()].strip(), message[end:].strip()) if p)
+    return rest, question
 
 
 def plan_query(ticket: Ticket, *, use_context: bool = True, turn_weight: float = 1.0,
@@ -142,20 +204,23 @@ def plan_query(ticket: Ticket, *, use_context: bool = True, turn_weight: float =
     the message and the latest ``context_tokens`` of the conversation
     (:func:`recent_conversation`); BM25 reads it all.
     """
-    turn = normalise_query(ticket.text)
-    context = normalise_query(ticket.context or "")
+    raw_context, raw_turn = split_pasted_thread(ticket.context or "", ticket.text) if use_context else (
+        ticket.context or "", ticket.text)
+    turn = normalise_query(raw_turn)
+    context = normalise_query(raw_context)
     conversation = f"{context} {turn}".strip()
-    dense_text = conversation
+    views = [conversation]
     if use_context and count_tokens is not None:
-        dense_text = recent_conversation(context, turn, count_tokens, window=window, context_tokens=context_tokens)
+        views = dense_views(context, turn, count_tokens, window=window, context_tokens=context_tokens)
+    dense_text = views[0]
     plan = QueryPlan(turn=turn, context=context, conversation=conversation, dense_text=dense_text)
     kinds = [k for k, on in (("dense", use_dense), ("bm25", use_bm25)) if on]
     for kind in kinds:
         plan.subqueries.append(SubQuery(kind, kind, dense_text if kind == "dense" else conversation))
-    if use_context and use_dense and turn and dense_text not in (conversation, turn) and turn_weight > 0:
-        # A long thread: the message is also searched densely on its own (one more forward
-        # pass, only here), so neither the ranking nor the confidence hangs on old turns.
-        plan.subqueries.append(SubQuery("dense:turn", "dense", turn))
+    if use_dense and len(views) > 1 and turn_weight > 0:
+        # A long thread or message: its second view is searched too (one more forward pass,
+        # only here), so neither the ranking nor the confidence hangs on what the first misses.
+        plan.subqueries.append(SubQuery("dense:turn", "dense", views[1]))
     if use_context and context and turn_weight > 0 and use_bm25:
         # The message alone, lexically: cheap, and it keeps the words of the actual question
         # from drowning in a long conversation. (A second dense query would cost a second

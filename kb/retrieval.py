@@ -217,7 +217,7 @@ class Retriever:
         generation, active = self.kb.active_versions()
         if not active:
             return [], {}, {}
-        count_tokens, window = token_window(self.kb.embedder) if cfg.use_dense and ticket.context else (None, 0)
+        count_tokens, window = token_window(self.kb.embedder) if cfg.use_dense else (None, 0)
         plan = plan_query(ticket, use_context=cfg.use_context, turn_weight=cfg.turn_weight,
                           linked_weight=cfg.entity_weight if cfg.use_title_linking else 0.0,
                           use_dense=cfg.use_dense, use_bm25=cfg.use_bm25, count_tokens=count_tokens,

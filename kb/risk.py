@@ -841,17 +841,19 @@ _GATE_REACH = 400
 
 def _gate_text(text: str, context: str, source: str, start: int, end: int) -> str:
     """The part of a conversation that must carry a flagged category's required elements:
-    the message, and the earlier conversation near the flagged sentence (its end, when the
-    sentence is in the message)."""
+    the words within :data:`_GATE_REACH` characters of the flagged sentence, read across the
+    earlier conversation and the message as one text (a thread may be pasted in either), and
+    the message itself, which is what the conversation is about now."""
+    whole = f"{context}\n{text}"
     if source == "text":
-        start = end = len(context)
-    lo, hi = max(0, start - _GATE_REACH), end + _GATE_REACH
+        start, end = start + len(context) + 1, end + len(context) + 1
+    lo, hi = max(0, start - _GATE_REACH), min(len(whole), end + _GATE_REACH)
     # Whole words only: a cut "homework" must not read as "work".
     if lo > 0:
-        lo = next((i + 1 for i in range(lo - 1, start) if context[i].isspace()), start)
-    if hi < len(context):
-        hi = next((i for i in range(hi, end - 1, -1) if context[i].isspace()), end)
-    return f"{context[lo:hi]}\n{text}"
+        lo = next((i + 1 for i in range(lo - 1, start) if whole[i].isspace()), start)
+    if hi < len(whole):
+        hi = next((i for i in range(hi, end - 1, -1) if whole[i].isspace()), end)
+    return whole[lo:hi] if source == "text" else f"{whole[lo:hi]}\n{text}"
 
 
 #: Categories whose definition needs concrete elements the text must mention (all of them):

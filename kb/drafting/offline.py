@@ -40,7 +40,7 @@ from kb.drafting.models import Citation, Draft, DraftOptions, DraftRisk
 from kb.drafting.vectors import sentence_vectors
 from kb.drafting.text import clean_markdown, content_tokens, split_sentences
 from kb.embedder import token_window
-from kb.query import RECENT_CONTEXT_TOKENS, recent_conversation
+from kb.query import RECENT_CONTEXT_TOKENS, dense_views, split_pasted_thread
 from kb.risk import RiskAssessment
 from kb.types import Hit, Ticket
 
@@ -232,17 +232,16 @@ class OfflineDrafter:
         cands = candidates(hits)
         if not cands:
             return []
-        queries = [ticket.text]
-        if ticket.context:
+        context, message = split_pasted_thread(ticket.context or "", ticket.text)
+        queries = [message]
+        if context:
             # A short conversation picks the sentences whole. A long thread is read as
             # retrieval reads it: its latest turns with the message, and the message alone
             # (its last turns alone would pick "thanks for your patience" after a "you've
             # been patient", the message alone would drop what the latest turns are about).
             count_tokens, window = token_window(self.embedder)
-            recent = recent_conversation(ticket.context, ticket.text, count_tokens, window=window,
-                                         context_tokens=self.context_tokens)
-            long_thread = recent != f"{ticket.context} {ticket.text}".strip()
-            queries = [recent, ticket.text] if long_thread and ticket.text else [f"{ticket.context}\n{ticket.text}"]
+            views = dense_views(context, message, count_tokens, window=window, context_tokens=self.context_tokens)
+            queries = views if len(views) > 1 else [f"{context}\n{message}"]
         tokens = set(content_tokens(queries[0]))
         # Shortlist with cheap signals (lexical, user-facing, the passage's own retrieval
         # cosine) so only a few sentences ever need the embedder.
@@ -361,8 +360,10 @@ class OfflineDrafter:
         t = _TEXTS[options.tone]
         # A template that opens with its own thanks/apology already acknowledges the ticket.
         opens_with_ack = bool(chosen) and bool(_ACK_START.match(chosen[0].text))
-        topic = topic_of(ticket)
-        ack = None if opens_with_ack else (t["ack_upset"] if _UPSET.search(ticket.text) else t["ack"]).format(topic=topic)
+        # A pasted thread is acknowledged for its last customer turn, not for "how can I help?".
+        context, message = split_pasted_thread(ticket.context or "", ticket.text)
+        topic = topic_of(Ticket(text=message, context=context))
+        ack = None if opens_with_ack else (t["ack_upset"] if _UPSET.search(message) else t["ack"]).format(topic=topic)
         body = [" ".join(body_sentences)] if body_sentences else [_HOLDING[options.tone]]
         text = _wrap(options.tone, body, self.signature, ack=ack)
         if options.language and options.language != "en":

@@ -1,5 +1,5 @@
-from kb.query import (correct_to_vocabulary, normalise_query, plan_query, recent_conversation, unknown_words,
-                      vocabulary_of)
+from kb.query import (correct_to_vocabulary, normalise_query, plan_query, recent_conversation, split_pasted_thread,
+                      unknown_words, vocabulary_of)
 from kb.types import Ticket
 
 
@@ -85,3 +85,27 @@ def test_a_long_thread_also_searches_the_message_alone_densely_and_bm25_reads_it
     # The naive baselines read the whole conversation (use_context off).
     naive = plan_query(Ticket(text="is my payout late", context=context), use_context=False, count_tokens=_words)
     assert [q.text for q in naive.subqueries] == [naive.conversation] * 2
+
+
+def test_a_thread_pasted_into_the_message_is_taken_apart_at_its_last_customer_turn():
+    pasted = ("Customer: hi, my payout is on hold. Agent: Sorry to hear that, let me check. "
+              "Customer: how long will it take? Agent: One moment please.")
+    assert split_pasted_thread("earlier", pasted) == (
+        "earlier Customer: hi, my payout is on hold. Agent: Sorry to hear that, let me check. Agent: One moment please.",
+        "how long will it take?")
+    plan = plan_query(Ticket(text=pasted), count_tokens=_words)
+    labels = {q.label: q.text for q in plan.subqueries}
+    assert labels["bm25:turn"] == "how long will it take?" and "payout" in labels["bm25"]
+
+
+def test_an_email_reply_is_its_new_text_and_the_quoted_mail_is_earlier_conversation():
+    reply = "How long will it take?\n\nOn Mon, 23 Nov 2026 at 10:02, Loopr Support <help@loopr.example>\nwrote:\n> Your payout is on hold."
+    context, message = split_pasted_thread("", reply)
+    assert message == "How long will it take?" and context.endswith("> Your payout is on hold.")
+    assert split_pasted_thread("", "Thanks!\n-----Original Message-----\nFrom: support")[1] == "Thanks!"
+
+
+def test_ordinary_messages_are_not_taken_for_pasted_threads():
+    for text in ("my username: sam_lee and my payout is late", "Support: please help, my payout is late",
+                 "> quoting is all there is", "Error: payout failed. Reason: unknown"):
+        assert split_pasted_thread("ctx", text) == ("ctx", text)

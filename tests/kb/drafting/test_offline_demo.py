@@ -225,7 +225,12 @@ def test_cli_draft_takes_the_earlier_conversation_as_text_or_file(demo_kb, capsy
         out = json.loads(capsys.readouterr().out)
         assert {c["doc_id"] for c in out["citations"]} == {"sop-payout-holds"} and not out["insufficient_guidance"]
         texts.append(out["text"])
+    # The whole thread pasted as the ticket.
+    args = parser.parse_args(["draft", "--home", str(demo_kb.settings.home), "--json",
+                              "--ticket", f"{EARLIER_THREAD} User: {message}"])
+    assert args.func(args) == 0
+    texts.append(json.loads(capsys.readouterr().out)["text"])
     # After ~350 tokens of settled chat the draft answers the message as it would alone.
-    assert texts[0] == texts[1] == texts[2] and "14 days" in texts[0]
+    assert texts[0] == texts[1] == texts[2] == texts[3] and "14 days" in texts[0]
     with pytest.raises(SystemExit):
         parser.parse_args(["draft", "--ticket", message, "--context", "a", "--context-file", "b"])

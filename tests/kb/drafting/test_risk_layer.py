@@ -112,3 +112,5 @@ def test_a_gate_reads_the_conversation_near_the_flagged_sentence(embedder) -> No
     # ... said just before, about this money, it does.
     recent = settled + "User: I think someone got into my account and moved my earnings."
     assert "account_takeover_financial" in assess_risk(message, recent, embedder=embedder).categories
+    # The same when the whole thread is pasted into the message.
+    assert "account_takeover_financial" not in assess_risk(f"{settled} User: {message}", embedder=embedder).categories
