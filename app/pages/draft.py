@@ -54,7 +54,10 @@ with st.form("ticket", border=True):
     left, right = st.columns([3, 1.1], gap="medium")
     with left:
         text = st.text_area("Ticket", key="ticket_text", height=170,
-                            placeholder="Paste the user's latest message here.")
+                            placeholder="Paste the user's latest message here.",
+                            help="A whole pasted thread works too, oldest first with speaker labels "
+                                 "(\"Customer: … Agent: …\") or as an e-mail reply with its quoted mail: "
+                                 "the last customer turn is read as the question.")
         context = st.text_area("Earlier conversation (optional)", key="ticket_context", height=90,
                                placeholder="Previous messages of this conversation, oldest first.")
     with right:
