@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+from kb.config import Settings
 from kb.fuzzy import OneEditNeighbours
 from kb.lexical import STOPWORDS
 from kb.types import Ticket
@@ -84,10 +85,8 @@ class QueryPlan:
     subqueries: list[SubQuery] = field(default_factory=list)
 
 
-#: Earlier conversation a dense query keeps, in tokens, nearest the message first. Enough
-#: for the turns that say which product or entity is meant (dstc10's two context turns:
-#: up to 103 tokens, p90 70); more lets an old topic outweigh the message.
-RECENT_CONTEXT_TOKENS = 48
+#: Earlier conversation a dense query keeps, in tokens (``Settings.dense_context_tokens``).
+RECENT_CONTEXT_TOKENS: int = Settings.model_fields["dense_context_tokens"].default
 
 
 def _last_words(text: str, budget: int, count_tokens: Callable[[str], int]) -> str:

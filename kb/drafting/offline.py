@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -226,13 +226,14 @@ class OfflineDrafter:
         """The sentences the reply will say, in reading order.
 
         Args:
+            ticket: the ticket, a pasted thread already taken apart (:meth:`draft` does it).
             lead: the first ``lead`` passages are a procedure the reply must follow (the
                 escalation SOP of a high-risk ticket): the anchor is chosen among them.
         """
         cands = candidates(hits)
         if not cands:
             return []
-        context, message = split_pasted_thread(ticket.context or "", ticket.text)
+        context, message = ticket.context or "", ticket.text
         queries = [message]
         if context:
             # A short conversation picks the sentences whole. A long thread is read as
@@ -335,6 +336,9 @@ class OfflineDrafter:
         start = time.perf_counter()
         external = [h for h in hits if not h.is_internal]
         lead = sum(1 for h in hits[:lead] if not h.is_internal)
+        # A pasted thread is answered (and acknowledged) for its last customer turn.
+        context, message = split_pasted_thread(ticket.context or "", ticket.text)
+        ticket = replace(ticket, text=message, context=context)
         chosen = self.select(ticket, external, options.length, lead=lead)
         support = self.corroboration(chosen, external)
         numbers: dict[int, int] = {}
@@ -360,10 +364,8 @@ class OfflineDrafter:
         t = _TEXTS[options.tone]
         # A template that opens with its own thanks/apology already acknowledges the ticket.
         opens_with_ack = bool(chosen) and bool(_ACK_START.match(chosen[0].text))
-        # A pasted thread is acknowledged for its last customer turn, not for "how can I help?".
-        context, message = split_pasted_thread(ticket.context or "", ticket.text)
-        topic = topic_of(Ticket(text=message, context=context))
-        ack = None if opens_with_ack else (t["ack_upset"] if _UPSET.search(message) else t["ack"]).format(topic=topic)
+        topic = topic_of(ticket)
+        ack = None if opens_with_ack else (t["ack_upset"] if _UPSET.search(ticket.text) else t["ack"]).format(topic=topic)
         body = [" ".join(body_sentences)] if body_sentences else [_HOLDING[options.tone]]
         text = _wrap(options.tone, body, self.signature, ack=ack)
         if options.language and options.language != "en":
