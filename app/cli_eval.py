@@ -261,7 +261,8 @@ def cmd_eval_demo(args: argparse.Namespace) -> int:
         print(f"demo set: {result['tickets']} tickets")
         print(f"  retrieval  hit@5 {r['hit@5']:.3f}  recall@5 {r['recall@5']:.3f}  MRR@10 {r['mrr@10']:.3f}")
         for key, label in (("retrieval_long_thread", "after a long thread"),
-                           ("retrieval_pasted_thread", "thread pasted as the ticket")):
+                           ("retrieval_pasted_thread", "thread pasted as the ticket"),
+                           ("retrieval_newest_first", "pasted newest first, time-stamped")):
             t = result[key]
             print(f"  {label}  hit@5 {t['hit@5']:.3f}  recall@5 {t['recall@5']:.3f}  MRR@10 {t['mrr@10']:.3f}")
         print(f"  risk       recall {k['recall']:.3f}  false-flag rate {k['false_flag_rate']:.3f}  "

@@ -9,7 +9,9 @@ per document) and the product's ``draft_reply``, then reports:
   at the end of a long thread (``retrieval_long_thread``: ~350 tokens of a settled,
   unrelated exchange before its own context, :func:`eval.perturb.with_long_thread`), and
   with that whole thread pasted into the message (``retrieval_pasted_thread``,
-  :func:`eval.perturb.pasted_into_message`);
+  :func:`eval.perturb.pasted_into_message`), and pasted as a case feed copies it, newest
+  turn first with names and time stamps (``retrieval_newest_first``,
+  :func:`eval.perturb.pasted_newest_first`);
 * drafts: grounding (supported share of the content sentences of answered drafts),
   citation validity, relevant coverage among the cited documents, insufficient-guidance
   rate, ROUGE-L against the references;
@@ -41,6 +43,7 @@ DEMO_THRESHOLDS: dict[str, tuple[str, float]] = {
     "retrieval_long_thread.hit@5": ("min", 0.95),
     "retrieval_long_thread.mrr@10": ("min", 0.60),
     "retrieval_pasted_thread.hit@5": ("min", 0.95),
+    "retrieval_newest_first.hit@5": ("min", 0.95),
     "drafts.grounding": ("min", 0.95),
     "drafts.citation_validity": ("min", 0.95),
     "drafts.relevant_coverage": ("min", 0.70),
@@ -86,10 +89,10 @@ def run_demo_eval(kb, settings: Settings, *, tickets_path: Path | str = DEMO_TIC
 
     Returns:
         ``{"kind": "demo", "tickets", "retrieval": {...}, "retrieval_long_thread": {...},
-        "retrieval_pasted_thread": {...}, "drafts": {...}, "risk": {...}, "per_ticket": [...]}``.
+        "retrieval_pasted_thread": {...}, "retrieval_newest_first": {...}, "drafts": {...}, "risk": {...}, "per_ticket": [...]}``.
     """
     from eval.drafts import RecordingRetriever, measure_draft, summarise_rows
-    from eval.perturb import pasted_into_message, with_long_thread
+    from eval.perturb import pasted_into_message, pasted_newest_first, with_long_thread
     from eval.retrieval import query_metrics
     from kb.drafting.grounding import GroundingChecker
     from kb.drafting.service import draft_reply
@@ -112,6 +115,8 @@ def run_demo_eval(kb, settings: Settings, *, tickets_path: Path | str = DEMO_TIC
         long_thread = query_metrics([h.doc_id for h in base.search(threaded, k=10, dedupe_documents=True)], relevant)
         pasted = Ticket(text=pasted_into_message(ticket.context, ticket.text))
         pasted_thread = query_metrics([h.doc_id for h in base.search(pasted, k=10, dedupe_documents=True)], relevant)
+        feed = Ticket(text=pasted_newest_first(ticket.context, ticket.text))
+        newest_first = query_metrics([h.doc_id for h in base.search(feed, k=10, dedupe_documents=True)], relevant)
         retriever.reset()
         draft = draft_reply(ticket, retriever, settings)
         row = measure_draft(draft, retriever.retrieved, relevant, references=item.get("references", ()),
@@ -121,7 +126,8 @@ def run_demo_eval(kb, settings: Settings, *, tickets_path: Path | str = DEMO_TIC
                      "retrieved": ranked[:5], "retrieved_titles": [h.title for h in hits[:5]],
                      **{f"retrieval_{k}": v for k, v in retrieval.items()},
                      **{f"long_thread_{k}": v for k, v in long_thread.items()},
-                     **{f"pasted_thread_{k}": v for k, v in pasted_thread.items()}, **row})
+                     **{f"pasted_thread_{k}": v for k, v in pasted_thread.items()},
+                     **{f"newest_first_{k}": v for k, v in newest_first.items()}, **row})
         if on_ticket is not None:
             on_ticket(done, len(tickets))
     with_relevant = [r for r in rows if r["relevant"]]
@@ -134,6 +140,7 @@ def run_demo_eval(kb, settings: Settings, *, tickets_path: Path | str = DEMO_TIC
     retrieval_summary["queries"] = len(with_relevant)
     return {"kind": "demo", "tickets": len(rows), "retrieval": retrieval_summary,
             "retrieval_long_thread": summary("long_thread_"), "retrieval_pasted_thread": summary("pasted_thread_"),
+            "retrieval_newest_first": summary("newest_first_"),
             "drafts": summarise_rows(rows), "risk": _risk_metrics(rows), "per_ticket": rows}
 
 

@@ -56,3 +56,24 @@ def pasted_into_message(context: str, text: str) -> str:
     would give it: :data:`EARLIER_THREAD`, the ticket's own context, then its message as the
     user's last turn."""
     return " ".join(p for p in (EARLIER_THREAD, context.strip(), f"User: {text}") if p)
+
+
+_PLAIN_LABEL = re.compile(r"(?:^|(?<=\s))(User|Agent):\s")
+
+
+def pasted_newest_first(context: str, text: str, *, customer: str = "Jane Doe", agent: str = "Sam") -> str:
+    """The thread of :func:`pasted_into_message` as a case feed copies it: newest turn first,
+    each labelled with its author, role and time ("Jane Doe (Customer) - Nov 28, 2026, 9:42 AM:"),
+    one turn per line, three minutes apart."""
+    thread = pasted_into_message(context, text)
+    labels = list(_PLAIN_LABEL.finditer(thread))
+    turns = [(label.group(1), thread[label.end():nxt.start() if nxt else len(thread)].strip())
+             for label, nxt in zip(labels, [*labels[1:], None])]
+    lines = []
+    for n, (role, said) in enumerate(turns):
+        minutes = 9 * 60 + 3 * n
+        hour = minutes // 60
+        stamp = f"Nov 28, 2026, {hour % 12 or 12}:{minutes % 60:02d} {'AM' if hour < 12 else 'PM'}"
+        who = f"{customer} (Customer)" if role == "User" else f"{agent} (Agent)"
+        lines.append(f"{who} - {stamp}: {said}")
+    return "\n".join(reversed(lines))

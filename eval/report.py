@@ -311,7 +311,9 @@ def _demo_document(result: dict) -> Document:
     paragraphs = ["Rank of the first relevant document ('–' = not in the top 10) and the titles retrieved (top 5)."]
     for key, what in (("retrieval_long_thread", "at the end of a long thread (a settled, unrelated exchange of "
                                                 "about 350 tokens before their own context)"),
-                      ("retrieval_pasted_thread", "with that whole thread pasted into the ticket")):
+                      ("retrieval_pasted_thread", "with that whole thread pasted into the ticket"),
+                      ("retrieval_newest_first", "with that thread pasted as a case feed copies it (newest turn "
+                                                 "first, with names and time stamps)")):
         variant = result.get(key)
         if variant:
             paragraphs.append(f"The same tickets {what}: hit@5 {_fmt(variant.get('hit@5'))}, recall@5 "

@@ -797,7 +797,9 @@ class SemanticRiskLayer:
         return self._bank
 
     def scores(self, text: str, context: str = "") -> list[tuple[str, float, float, str, int, int]]:
-        """Best ``(category, cosine, benign_cosine, source, start, end)`` per category."""
+        """``(category, cosine, benign_cosine, source, start, end)`` of every sentence for every
+        category, each category's sentences best first (by advantage over the benign exemplars,
+        not by raw cosine)."""
         import numpy as np
 
         labels, risk_vecs, benign_vecs = self._exemplar_bank()
@@ -811,25 +813,26 @@ class SemanticRiskLayer:
         benign = (vecs @ benign_vecs.T).max(axis=1)
         out = []
         for category in RISK_CATEGORIES:
-            cols = labels == category
-            per_unit = sim[:, cols].max(axis=1)
-            # best unit by its advantage over the benign exemplars, not by raw cosine
-            best = int(np.argmax(per_unit - benign))
-            source, start, end, _ = units[best]
-            out.append((category, float(per_unit[best]), float(benign[best]), source, start, end))
+            per_unit = sim[:, labels == category].max(axis=1)
+            for best in np.argsort(-(per_unit - benign), kind="stable"):
+                source, start, end, _ = units[best]
+                out.append((category, float(per_unit[best]), float(benign[best]), source, start, end))
         return out
 
     def flagged(self, text: str, context: str = "") -> list[RiskEvidence]:
-        """Evidence (one sentence each) for the categories this layer flags."""
-        evidence = []
+        """Evidence (one sentence each) for the categories this layer flags: per category, its
+        best sentence among those that clear the thresholds and carry the category's required
+        elements nearby (in a long thread the closest sentence may be about something else)."""
+        evidence, done = [], set()
         for category, cos, benign, source, start, end in self.scores(text, context):
-            required = _SEMANTIC_REQUIRES.get(category, ())
-            nearby = _gate_text(text, context, source, start, end)
-            if not all(pattern.search(nearby) for pattern in required):
+            if category in done or cos < self.threshold or cos - benign < self.margin:
                 continue
-            if cos >= self.threshold and cos - benign >= self.margin:
-                body = text if source == "text" else context
-                evidence.append(RiskEvidence(category, body[start:end], start, end, source))
+            required = _SEMANTIC_REQUIRES.get(category, ())
+            if not all(pattern.search(_gate_text(text, context, source, start, end)) for pattern in required):
+                continue
+            done.add(category)
+            body = text if source == "text" else context
+            evidence.append(RiskEvidence(category, body[start:end], start, end, source))
         return evidence
 
 

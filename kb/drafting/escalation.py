@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kb.query import split_pasted_thread
 from kb.risk import CATEGORY_LABELS, RiskAssessment
 from kb.types import Hit, SearchFilters, Ticket
 
@@ -10,9 +11,13 @@ ESCALATION_FILTER = SearchFilters(doc_types=("sop",), tags=("escalation",))
 
 
 def escalation_query(ticket: Ticket, risk: RiskAssessment) -> Ticket:
-    """The ticket with the flagged categories' labels appended, so the category's own SOP ranks first."""
+    """The ticket with the flagged categories' labels appended to its message, so the category's
+    own SOP ranks first. A thread pasted into the ticket is taken apart first: appended to the
+    paste, the labels would join whichever turn was pasted last, the oldest one in a feed
+    copied newest first."""
     labels = "; ".join(CATEGORY_LABELS[c] for c in risk.categories)
-    return Ticket(text=f"{ticket.text}\n{labels}".strip(), context=ticket.context, channel=ticket.channel,
+    context, message = split_pasted_thread(ticket.context or "", ticket.text)
+    return Ticket(text=f"{message}\n{labels}".strip(), context=context, channel=ticket.channel,
                   region=ticket.region, language=ticket.language)
 
 

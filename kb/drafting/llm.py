@@ -24,6 +24,7 @@ from kb.config import Settings
 from kb.drafting.models import Citation, Draft, DraftOptions, DraftRisk, TokenCallback
 from kb.drafting.prompt import PROMPT_VERSION, build_messages
 from kb.pii import RedactedText, redact
+from kb.query import split_pasted_thread
 from kb.risk import CATEGORY_LABELS, RiskAssessment
 from kb.types import Hit, Ticket
 
@@ -96,14 +97,19 @@ _SEPARATOR = "\n\n=== end of conversation ===\n\n"
 def redact_ticket(ticket: Ticket, *, handles: bool = True) -> tuple[RedactedText, str, str]:
     """Redact conversation and ticket in one pass so placeholders are unique across both.
 
+    A thread pasted into the ticket is taken apart first (:func:`kb.query.split_pasted_thread`):
+    the model answers the latest customer turn and reads the rest, oldest first, as the
+    earlier conversation, whichever order it was pasted in.
+
     Returns:
         ``(redaction, redacted_context, redacted_ticket_text)``; ``redaction.restore`` puts
         every original back.
     """
-    if not (ticket.context or "").strip():
-        red = redact(ticket.text, handles=handles)
+    context, text = split_pasted_thread(ticket.context or "", ticket.text)
+    if not context.strip():
+        red = redact(text, handles=handles)
         return red, "", red.text
-    red = redact(ticket.context + _SEPARATOR + ticket.text, handles=handles)
+    red = redact(context + _SEPARATOR + text, handles=handles)
     context, _, text = red.text.partition(_SEPARATOR.strip())
     return red, context.strip(), text.strip()
 

@@ -24,6 +24,7 @@ from kb.drafting.llm import LLMDrafter, LLMUnavailable, cooldown_for, make_chat_
 from kb.drafting.models import Draft, DraftOptions, DraftRisk, KnowledgeGapLog, TokenCallback
 from kb.drafting.offline import OfflineDrafter
 from kb.pii import redact
+from kb.query import split_pasted_thread
 from kb.risk import assess_risk
 from kb.types import Hit, Ticket
 
@@ -113,7 +114,10 @@ def draft_reply(ticket: Ticket, retriever, settings: Settings, options: DraftOpt
     t1 = time.perf_counter()
     timings["retrieve"] = t1 - t0
     embedder = retriever.kb.embedder
-    assessment = assess_risk(ticket.text, ticket.context, embedder=embedder if settings.draft_semantic_risk else None)
+    # A thread pasted into the ticket box is assessed as its turns: speaker labels and time
+    # stamps glued to a sentence blur what it says to the semantic layer.
+    risk_context, risk_text = split_pasted_thread(ticket.context or "", ticket.text)
+    assessment = assess_risk(risk_text, risk_context, embedder=embedder if settings.draft_semantic_risk else None)
     t2 = time.perf_counter()
     timings["risk"] = t2 - t1
     escalation = find_escalation(retriever, ticket, assessment, k=settings.draft_escalation_k)
@@ -169,7 +173,7 @@ def draft_reply(ticket: Ticket, retriever, settings: Settings, options: DraftOpt
         if draft is None:
             # The procedure leads the reply only on a lexical flag: semantic-only flags (less
             # precise) show the procedure to the specialist without rewriting the answer.
-            lexical_high = assess_risk(ticket.text, ticket.context).is_high
+            lexical_high = assess_risk(risk_text, risk_context).is_high
             lead = sum(1 for h in escalation if not h.is_internal) if lexical_high else 0
             draft = offline.draft(ticket, working, options, lead=lead)
     timings["draft"] = time.perf_counter() - t3

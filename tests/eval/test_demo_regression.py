@@ -14,6 +14,10 @@ offline drafter, default settings) with ``run_demo_eval`` over the 52 tickets of
 * the same with that whole thread pasted into the ticket (``eval.perturb.pasted_into_message``):
   hit@5 1.000, recall@5 0.933, MRR@10 0.661 (0.308 / 0.240 / 0.172 before pasted threads were
   taken apart at their last customer turn);
+* the same thread pasted as a case feed copies it, newest turn first with names and time stamps
+  (``eval.perturb.pasted_newest_first``): hit@5 1.000, recall@5 0.933, MRR@10 0.646 (0.846 /
+  0.760 / 0.378 before labels with names and stamps counted as turns and backward stamps
+  reversed the thread);
 * drafts: grounding 1.000 (every content sentence supported), citation validity 1.000,
   relevant coverage 0.750, drafts citing a relevant document 0.865 (0.654 / 0.769 before
   the offline drafter cited the SOP that corroborates a resolved Q&A answer; the remaining

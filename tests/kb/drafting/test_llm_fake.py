@@ -97,3 +97,18 @@ def test_context_and_ticket_share_one_placeholder_space() -> None:
     red, context, text = redact_ticket(Ticket(text="now write b@x.org", context="I used a@x.org before"))
     assert "<EMAIL_1>" in context and "<EMAIL_2>" in text
     assert red.restore("<EMAIL_1> <EMAIL_2>") == "a@x.org b@x.org"
+
+
+def test_the_model_answers_the_latest_customer_turn_of_a_pasted_feed() -> None:
+    feed = ("Jane Doe (Customer) - Nov 28, 10:20 AM: and how long will it take? my mail is jo@example.com\n"
+            "Sam (Agent) - Nov 28, 10:15 AM: Your payout is on a security hold.\n"
+            "Jane Doe (Customer) - Nov 28, 10:14 AM: hi, my payout is on hold")
+    model = _fake("Holds last 14 days [1].")
+    LLMDrafter(model).draft(Ticket(text=feed), HITS, DraftOptions())
+    prompt = "\n".join(m.content for m in model.seen[0])
+    data = model.seen[0][-1].content
+    conversation = data.split("<conversation>")[1].split("</conversation>")[0].strip()
+    ticket = data.split("<ticket>")[1].split("</ticket>")[0].strip()
+    assert conversation == "Customer: hi, my payout is on hold Agent: Your payout is on a security hold."
+    assert ticket.startswith("and how long will it take? my mail is <EMAIL_1>")
+    assert "Jane Doe" not in prompt and "jo@example.com" not in prompt

@@ -85,6 +85,23 @@ def test_a_long_settled_thread_before_the_ticket_changes_neither_guidance_nor_ri
     assert draft.grounding.rate >= 0.75, draft.grounding
 
 
+def test_high_risk_tickets_pasted_as_a_case_feed_get_the_same_flag_and_procedure(retriever, dsettings) -> None:
+    """A feed copied newest first (names, time stamps): before, the escalation search appended
+    the category labels to the oldest turn (self-harm tickets got the account-recovery SOP,
+    15 of 18 wrong) and two flags were missed behind the speaker labels."""
+    from eval.perturb import pasted_newest_first
+
+    high = [row for row in ROWS.values() if row["risk"] == "high"]
+    assert len(high) == 18
+    for row in high:
+        typed = draft_reply(Ticket(text=row["text"], context=row["context"]), retriever, dsettings,
+                            DraftOptions(language="en"))
+        feed = draft_reply(Ticket(text=pasted_newest_first(row["context"], row["text"])), retriever, dsettings,
+                           DraftOptions(language="en"))
+        assert feed.risk.level == "high" and set(feed.risk.assessment.categories) & set(row["risk_categories"]), row["id"]
+        assert feed.risk.escalation[0].doc_id == typed.risk.escalation[0].doc_id, row["id"]
+
+
 def test_tone_and_length_change_the_draft(retriever, dsettings) -> None:
     ticket = Ticket(text=ROWS["t19"]["text"])
     short = draft_reply(ticket, retriever, dsettings, DraftOptions(tone="formal", length="short", language="en"))
@@ -209,7 +226,7 @@ def test_cli_draft_takes_the_earlier_conversation_as_text_or_file(demo_kb, capsy
     import argparse
 
     from app.cli_draft import register
-    from eval.perturb import EARLIER_THREAD
+    from eval.perturb import EARLIER_THREAD, pasted_newest_first
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--home", type=Path)
@@ -232,5 +249,14 @@ def test_cli_draft_takes_the_earlier_conversation_as_text_or_file(demo_kb, capsy
     texts.append(json.loads(capsys.readouterr().out)["text"])
     # After ~350 tokens of settled chat the draft answers the message as it would alone.
     assert texts[0] == texts[1] == texts[2] == texts[3] and "14 days" in texts[0]
+    # Pasted as a case feed copies it (newest first, names, time stamps) or as an Outlook reply.
+    outlook = (f"{message}\n\nFrom: Loopr Support <help@loopr.example>\nSent: Monday, 23 November 2026 10:02\n"
+               f"To: Jane Doe\nSubject: Re: my payout is on hold\n\n{EARLIER_THREAD}")
+    for ticket in (pasted_newest_first("", message), outlook):
+        args = parser.parse_args(["draft", "--home", str(demo_kb.settings.home), "--json", "--ticket", ticket])
+        assert args.func(args) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert {c["doc_id"] for c in out["citations"]} == {"sop-payout-holds"} and not out["insufficient_guidance"]
+        assert "14 days" in out["text"] and out["text"].startswith(texts[0].split("\n")[0][:20])
     with pytest.raises(SystemExit):
         parser.parse_args(["draft", "--ticket", message, "--context", "a", "--context-file", "b"])

@@ -114,3 +114,14 @@ def test_a_gate_reads_the_conversation_near_the_flagged_sentence(embedder) -> No
     assert "account_takeover_financial" in assess_risk(message, recent, embedder=embedder).categories
     # The same when the whole thread is pasted into the message.
     assert "account_takeover_financial" not in assess_risk(f"{settled} User: {message}", embedder=embedder).categories
+
+
+def test_a_sentence_that_fails_its_gate_does_not_hide_one_that_passes(embedder) -> None:
+    """A police request answering an unrelated quoted thread: a thread sentence scored closer to
+    "legal threat" but named no law; the request itself does and must still flag."""
+    from eval.perturb import EARLIER_THREAD
+
+    request = next(r["text"] for r in DEMO if r["id"] == "t11")
+    reply = f"{request}\n\nFrom: Loopr Support <help@loopr.example>\nSent: Monday\nTo: DS Okafor\n\n{EARLIER_THREAD}"
+    assert "legal_threat" in assess_risk(reply, embedder=embedder).categories
+    assert "legal_threat" in assess_risk(request, EARLIER_THREAD, embedder=embedder).categories
