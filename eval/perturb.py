@@ -61,10 +61,12 @@ def pasted_into_message(context: str, text: str) -> str:
 _PLAIN_LABEL = re.compile(r"(?:^|(?<=\s))(User|Agent):\s")
 
 
-def pasted_newest_first(context: str, text: str, *, customer: str = "Jane Doe", agent: str = "Sam") -> str:
+def pasted_newest_first(context: str, text: str, *, customer: str = "Jane Doe", agent: str = "Sam",
+                        stamped: bool = True) -> str:
     """The thread of :func:`pasted_into_message` as a case feed copies it: newest turn first,
     each labelled with its author, role and time ("Jane Doe (Customer) - Nov 28, 2026, 9:42 AM:"),
-    one turn per line, three minutes apart."""
+    one turn per line, three minutes apart; with ``stamped`` off, labelled "Customer:" and
+    "Agent:" only."""
     thread = pasted_into_message(context, text)
     labels = list(_PLAIN_LABEL.finditer(thread))
     turns = [(label.group(1), thread[label.end():nxt.start() if nxt else len(thread)].strip())
@@ -74,6 +76,9 @@ def pasted_newest_first(context: str, text: str, *, customer: str = "Jane Doe", 
         minutes = 9 * 60 + 3 * n
         hour = minutes // 60
         stamp = f"Nov 28, 2026, {hour % 12 or 12}:{minutes % 60:02d} {'AM' if hour < 12 else 'PM'}"
-        who = f"{customer} (Customer)" if role == "User" else f"{agent} (Agent)"
-        lines.append(f"{who} - {stamp}: {said}")
+        if stamped:
+            who = f"{customer} (Customer)" if role == "User" else f"{agent} (Agent)"
+            lines.append(f"{who} - {stamp}: {said}")
+        else:
+            lines.append(f"{'Customer' if role == 'User' else 'Agent'}: {said}")
     return "\n".join(reversed(lines))

@@ -201,8 +201,9 @@ def _stamp_value(stamp: str, *, day_first: bool) -> tuple[tuple[int, int, int] |
     return None, seconds
 
 
-def _newest_first(labels: list[re.Match]) -> bool:
-    """Whether the labels' time stamps run backwards (a feed copied newest first)."""
+def _newest_first_by_stamps(labels: list[re.Match]) -> bool | None:
+    """Whether the labels' time stamps run backwards (a feed copied newest first); ``None``
+    when they cannot tell (fewer than two, or not in one direction)."""
     stamps = [s for s in (m["stamp_before"] or m["bare_stamp_before"] or m["stamp_in"] or m["stamp_after"]
                           for m in labels) if s]
     # "01/12/2026" is 1 December or 12 January: a thread's dates share one order, and a first
@@ -212,14 +213,34 @@ def _newest_first(labels: list[re.Match]) -> bool:
     day_first = any(a > 12 for a, _ in slashes) or not any(b > 12 for _, b in slashes)
     values = [v for v in (_stamp_value(s, day_first=day_first) for s in stamps) if v is not None]
     if len(values) < 2:
-        return False
+        return None
     if all(date is not None for date, _ in values):
         keys = [(date, seconds) for date, seconds in values]
     elif all(date is None for date, _ in values):
         keys = [seconds for _, seconds in values]
     else:
+        return None
+    if keys[0] > keys[-1] and all(a >= b for a, b in zip(keys, keys[1:])):
+        return True
+    if keys[0] < keys[-1] and all(a <= b for a, b in zip(keys, keys[1:])):
         return False
-    return all(a >= b for a, b in zip(keys, keys[1:])) and keys[0] > keys[-1]
+    return None
+
+
+# How agents open a conversation ("Thanks for reaching out, my name is Sam"): said once, at
+# the start, so in a thread without time stamps it tells which end is the oldest.
+# ("Thanks for your patience" or "for your message" are left out: agents say them later too.)
+_AGENT_OPENER = re.compile(r"\b(?:thanks?(?: you)? (?:so much )?for (?:contacting|reaching out|getting in touch|"
+                           r"writing (?:in|to))|my name is|welcome to|"
+                           r"you(?:'re| are) (?:now )?(?:chatting|speaking|talking) (?:with|to))\b", re.IGNORECASE)
+
+
+def _newest_first_by_openers(labels: list[re.Match], turns: list[str]) -> bool:
+    """Whether the agent's opening words are in its last turn as pasted and not in its first."""
+    agent = [i for i, label in enumerate(labels) if _role_of(label) in _AGENT_SIDE]
+    if len(agent) < 2:
+        return False
+    return bool(_AGENT_OPENER.search(turns[agent[-1]])) and not _AGENT_OPENER.search(turns[agent[0]])
 
 
 def _role_of(label: re.Match) -> str:
@@ -270,14 +291,16 @@ def _labelled_turns(text: str) -> tuple[str, list[re.Match], list[str], list[int
     turns = [f"{label['role'] or label['named_role']}: {text[label.end():nxt.start() if nxt else len(text)].strip()}"
              for label, nxt in zip(labels, [*labels[1:], None])]
     order = list(range(len(labels)))
-    if _newest_first(labels):
+    by_stamps = _newest_first_by_stamps(labels)
+    if by_stamps or (by_stamps is None and _newest_first_by_openers(labels, turns)):
         order.reverse()
     return text[:labels[0].start()].strip(), labels, turns, order
 
 
 def chronological(conversation: str) -> str:
-    """``conversation`` oldest first: a speaker-labelled thread whose time stamps run backwards
-    (a case feed copied newest first) is turned around; anything else is returned as it is."""
+    """``conversation`` oldest first: a speaker-labelled thread pasted newest first (time stamps
+    running backwards, or the agent's opening words last) is turned around; anything else is
+    returned as it is."""
     parsed = _labelled_turns(conversation)
     if parsed is None or parsed[3][0] == 0:
         return conversation
@@ -294,12 +317,15 @@ def split_pasted_thread(context: str, message: str) -> tuple[str, str]:
       "Jane Doe (Customer):", "[10:14] Agent:", "Customer (Nov 28, 10:14 AM):"): its latest
       user-side turn is the message, the other turns join the earlier conversation in the
       order they were written. Turns are taken as oldest first unless their time stamps run
-      backwards (a case feed copied newest first).
+      backwards (a case feed copied newest first), or, without stamps, the agent's opening
+      words come last.
     * The earlier conversation itself is put oldest first (:func:`chronological`), and a
       quoted mail chain too, so the latest turns are the ones read with the message.
 
-    Anything else is returned as it is. (A speaker-labelled thread pasted newest first,
-    without time stamps or e-mail quoting, is read as oldest first.)
+    Without time stamps, a thread whose agent opens the conversation ("thanks for reaching
+    out", "my name is") in its last turn as pasted, not its first, is read backwards too.
+    Anything else is returned as it is. (A thread pasted newest first with neither time stamps
+    nor such an opening is read as oldest first.)
     """
     context = chronological(context)
     quote = _QUOTED_REPLY.search(message)

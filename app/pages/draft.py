@@ -56,12 +56,12 @@ with st.form("ticket", border=True):
         text = st.text_area("Ticket", key="ticket_text", height=170,
                             placeholder="Paste the user's latest message here.",
                             help="A whole pasted thread works too: speaker-labelled turns (\"Customer: …\", "
-                                 "\"Jane Doe (Customer) - 10:14 AM: …\"), oldest first, or newest first when "
-                                 "they carry time stamps; or an e-mail reply with the mail below it. The latest "
-                                 "customer turn is read as the question.")
+                                 "\"Jane Doe (Customer) - 10:14 AM: …\"), oldest or newest first (told by the time "
+                                 "stamps or the agent's greeting); or an e-mail reply with the mail below it. The "
+                                 "latest customer turn is read as the question.")
         context = st.text_area("Earlier conversation (optional)", key="ticket_context", height=90,
                                placeholder="Previous messages of this conversation, oldest first "
-                                           "(a time-stamped case feed may be newest first).")
+                                           "(a case feed copied newest first works too).")
     with right:
         channel = st.selectbox("Channel", CHANNELS, key="ticket_channel")
         region = st.selectbox("Region", REGIONS, key="ticket_region")

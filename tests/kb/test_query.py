@@ -151,6 +151,22 @@ def test_a_quoted_mail_chain_becomes_earlier_conversation_oldest_first() -> None
     assert split_pasted_thread("", chain) == ("My payout is on hold. We are checking your payout.", "Any news?")
 
 
+def test_without_time_stamps_the_agents_opening_words_tell_which_end_is_oldest():
+    newest_first = ("Customer: how long will it take? Agent: Your payout is on a security hold. "
+                    "Customer: my payout is on hold. Agent: Hi, thanks for reaching out, my name is Sam.")
+    assert split_pasted_thread("", newest_first) == (
+        "Agent: Hi, thanks for reaching out, my name is Sam. Customer: my payout is on hold. "
+        "Agent: Your payout is on a security hold.", "how long will it take?")
+    # Oldest first: the opening comes first, whatever is said later.
+    oldest_first = ("Agent: Thanks for contacting Loopr, my name is Sam. Customer: my payout is on hold. "
+                    "Agent: Thanks for your patience while I check; thanks for reaching out again later if needed. "
+                    "Customer: how long will it take?")
+    assert split_pasted_thread("", oldest_first)[1] == "how long will it take?"
+    # No opening at either end: the order as pasted.
+    plain = "Agent: Sure, let me check. Customer: payout on hold. Agent: Thanks for your patience. Customer: how long?"
+    assert split_pasted_thread("", plain)[1] == "how long?"
+
+
 def test_an_outlook_reply_is_its_new_text_and_the_mail_below_its_header_is_earlier_conversation():
     reply = ("Thanks, and how long will it take?\n\nFrom: Loopr Support <help@loopr.example>\n"
              "Sent: Monday, 23 November 2026 10:02\nTo: Jane Doe\nSubject: RE: Re: payout\n\nYour payout is on hold.")
