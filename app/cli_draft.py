@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 from kb.config import Settings
@@ -50,6 +51,8 @@ def cmd_draft(args: argparse.Namespace) -> int:
     if draft.fallback_reason:
         banner += f"; LLM fallback: {draft.fallback_reason}"
     print(banner + "]")
+    if draft.answered:
+        print(f"read as a pasted thread; answering its latest customer turn: \"{textwrap.shorten(draft.answered, 160, placeholder=' …')}\"")
     if draft.risk.level == "high":
         cats = ", ".join(draft.risk.assessment.categories)
         print(f"HIGH RISK ({cats}); follow: " + "; ".join(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import textwrap
 
 import streamlit as st
 
@@ -107,6 +108,10 @@ if draft.insufficient_guidance:
                "It was added to the knowledge owner's gap list.", icon=":material/help:")
 if draft.fallback_reason:
     st.info(f"Drafted offline: {draft.fallback_reason}", icon=":material/cloud_off:")
+if draft.answered:
+    st.info(f"Read as a pasted thread. The draft answers its latest customer turn: “{textwrap.shorten(draft.answered, 200, placeholder=' …')}” "
+            "If that is the wrong turn, paste only the message to answer and put the rest under "
+            "*Earlier conversation*.", icon=":material/forum:")
 
 draft_col, guide_col = st.columns([1.25, 1], gap="large")
 

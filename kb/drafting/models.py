@@ -142,6 +142,9 @@ class Draft:
         confidence: retrieval confidence used for the insufficient-guidance decision.
         internal_guidance: internal passages relevant to the ticket, for the specialist only.
         prompt_version: version of the prompt template (LLM mode).
+        answered: the customer turn the draft answers when the ticket was a pasted thread
+            (:func:`kb.query.split_pasted_thread`), so the specialist can check how it was
+            read; ``None`` when the ticket was the message alone.
     """
 
     text: str
@@ -158,12 +161,14 @@ class Draft:
     confidence: float | None = None
     internal_guidance: tuple[Hit, ...] = ()
     prompt_version: str | None = None
+    answered: str | None = None
 
     def to_dict(self) -> dict:
         """The JSON shape of ``replydesk draft --json``."""
         return {"mode": self.mode, "text": self.text, "citations": [c.to_dict() for c in self.citations],
                 "risk": self.risk.to_dict(), "grounding": self.grounding.to_dict(),
-                "insufficient_guidance": self.insufficient_guidance, "redactions": self.redactions}
+                "insufficient_guidance": self.insufficient_guidance, "redactions": self.redactions,
+                "answered": self.answered}
 
 
 @runtime_checkable

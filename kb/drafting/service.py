@@ -146,7 +146,8 @@ def draft_reply(ticket: Ticket, retriever, settings: Settings, options: DraftOpt
         draft = offline.holding_reply(ticket, options, confidence=confidence,
                                       threshold=settings.draft_min_confidence)
         if gap_log is not None:
-            gap_log.log_knowledge_gap(redact(ticket.text, handles=True).text, [hit_summary(h) for h in hits],
+            # The question asked, not a whole pasted thread, is what the knowledge owner needs.
+            gap_log.log_knowledge_gap(redact(risk_text, handles=True).text, [hit_summary(h) for h in hits],
                                       confidence)
     else:
         drafter = cooldown = None
@@ -188,7 +189,7 @@ def draft_reply(ticket: Ticket, retriever, settings: Settings, options: DraftOpt
     timings["total"] = time.perf_counter() - t0
     return replace(draft, risk=risk, insufficient_guidance=insufficient, redactions=len(redaction.redactions),
                    fallback_reason=fallback_reason, timings=timings, language=language, confidence=confidence,
-                   internal_guidance=internal)
+                   internal_guidance=internal, answered=risk_text if risk_text != ticket.text else None)
 
 
 _DONE = object()

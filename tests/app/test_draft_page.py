@@ -95,6 +95,17 @@ def test_high_risk_ticket_shows_escalation_banner(demo_env):
     assert stored.risk_level == "high" and "self_harm" in stored.risk_categories
 
 
+def test_a_pasted_feed_says_which_turn_the_draft_answers(demo_env):
+    from eval.perturb import pasted_newest_first
+
+    at = _draft(demo_env.app("sam").run(), pasted_newest_first("", PAYOUT_TICKET))
+    assert not at.exception
+    notes = [i.value for i in at.info if "Read as a pasted thread" in i.value]
+    assert len(notes) == 1 and "My payout has been on hold for two weeks." in notes[0]
+    at = _draft(demo_env.app("sam").run(), PAYOUT_TICKET)
+    assert not [i for i in at.info if "Read as a pasted thread" in i.value]
+
+
 def test_empty_ticket_is_not_drafted(demo_env):
     at = button(demo_env.app("sam").run(), "Draft reply").click().run()
     assert any("Paste the ticket text first" in w.value for w in at.warning)

@@ -119,7 +119,8 @@ def test_high_risk_ticket_gets_escalation_procedure(retriever, dsettings) -> Non
     assert "sop-minor-safety" in {c.doc_id for c in draft.citations}
     assert not draft.insufficient_guidance
     payload = draft.to_dict()
-    assert set(payload) == {"mode", "text", "citations", "risk", "grounding", "insufficient_guidance", "redactions"}
+    assert set(payload) == {"mode", "text", "citations", "risk", "grounding", "insufficient_guidance", "redactions",
+                            "answered"}
     assert set(payload["risk"]) == {"level", "categories", "evidence", "escalation"}
 
 
@@ -200,6 +201,13 @@ def test_insufficient_guidance_threshold_separates_calibration_sets(retriever, d
     assert json.loads(rows[0][1])[0]["doc_id"]
     answered = draft_reply(Ticket(text=ROWS["t19"]["text"]), retriever, dsettings, gap_log=gaps)
     assert not answered.insufficient_guidance and len(gaps.rows()) == 1
+    # A pasted thread: the gap list gets the question asked, not the whole paste.
+    from eval.perturb import pasted_into_message
+
+    pasted = Ticket(text=pasted_into_message("", "How do I turn on dark mode?"))
+    draft = draft_reply(pasted, retriever, dsettings, DraftOptions(language="en"), gap_log=gaps)
+    assert draft.insufficient_guidance and draft.answered == "How do I turn on dark mode?"
+    assert gaps.rows()[1][0] == "How do I turn on dark mode?"
 
 
 def test_cli_draft_json(demo_kb, capsys, monkeypatch) -> None:
@@ -216,7 +224,8 @@ def test_cli_draft_json(demo_kb, capsys, monkeypatch) -> None:
                               ROWS["t30"]["text"] + " reach me at kim@example.com", "--tone", "formal", "--json"])
     assert args.func(args) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"mode", "text", "citations", "risk", "grounding", "insufficient_guidance", "redactions"}
+    assert set(out) == {"mode", "text", "citations", "risk", "grounding", "insufficient_guidance", "redactions",
+                        "answered"}
     assert out["mode"] == "offline" and out["redactions"] == 1 and out["text"].startswith("Hello,")
     assert set(out["citations"][0]) == {"n", "doc_id", "title", "version", "page", "section", "quote"}
     assert set(out["grounding"]) == {"sentences", "supported"}
@@ -246,7 +255,14 @@ def test_cli_draft_takes_the_earlier_conversation_as_text_or_file(demo_kb, capsy
     args = parser.parse_args(["draft", "--home", str(demo_kb.settings.home), "--json",
                               "--ticket", f"{EARLIER_THREAD} User: {message}"])
     assert args.func(args) == 0
-    texts.append(json.loads(capsys.readouterr().out)["text"])
+    pasted = json.loads(capsys.readouterr().out)
+    texts.append(pasted["text"])
+    # The draft says which turn of the paste it answers (a typed ticket: none).
+    assert pasted["answered"] == message and out["answered"] is None
+    args = parser.parse_args(["draft", "--home", str(demo_kb.settings.home), "--ticket", f"{EARLIER_THREAD} User: {message}"])
+    assert args.func(args) == 0
+    assert "read as a pasted thread; answering its latest customer turn: \"ok and now the real problem" in \
+        capsys.readouterr().out
     # After ~350 tokens of settled chat the draft answers the message as it would alone.
     assert texts[0] == texts[1] == texts[2] == texts[3] and "14 days" in texts[0]
     # Pasted as a case feed copies it (newest first, names, time stamps) or as an Outlook reply.
