@@ -377,7 +377,8 @@ class OfflineDrafter:
     def holding_reply(self, ticket: Ticket, options: DraftOptions, *, confidence: float, threshold: float) -> Draft:
         """The insufficient-guidance draft: a note to the specialist and an honest holding reply."""
         t = _TEXTS[options.tone]
-        ack = t["ack"].format(topic=topic_of(ticket))
+        context, message = split_pasted_thread(ticket.context or "", ticket.text)
+        ack = t["ack"].format(topic=topic_of(replace(ticket, text=message, context=context)))
         text = INSUFFICIENT_NOTE.format(confidence=confidence, threshold=threshold) + "\n\n" + _wrap(
             options.tone, [_HOLDING[options.tone]], self.signature, ack=ack)
         return Draft(text=text, citations=(), mode=self.mode, risk=DraftRisk(RiskAssessment("normal", (), ())),

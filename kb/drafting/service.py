@@ -128,7 +128,9 @@ def draft_reply(ticket: Ticket, retriever, settings: Settings, options: DraftOpt
     if language is None:
         from kb.language import detect_language
 
-        language = detect_language(ticket.text, "en", min_chars=25)
+        # The reply follows the language of the turn it answers; a short turn says too little,
+        # then the whole ticket decides.
+        language = detect_language(risk_text, None, min_chars=25) or detect_language(ticket.text, "en", min_chars=25)
     options = replace(options, language=language)
 
     # High risk: the category's own procedure (its user-facing template) leads the guidance.

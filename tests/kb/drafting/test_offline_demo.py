@@ -102,6 +102,16 @@ def test_high_risk_tickets_pasted_as_a_case_feed_get_the_same_flag_and_procedure
         assert feed.risk.escalation[0].doc_id == typed.risk.escalation[0].doc_id, row["id"]
 
 
+def test_a_pasted_thread_is_answered_in_the_language_of_its_latest_customer_turn(retriever, dsettings) -> None:
+    from eval.perturb import pasted_into_message
+
+    spanish = "Hola, mi pago lleva una semana retenido, ¿cuánto tiempo más tardará en llegar?"
+    draft = draft_reply(Ticket(text=pasted_into_message("", spanish)), retriever, dsettings)
+    assert draft.language == "es" and draft.answered == spanish
+    # Too short to tell: the whole ticket decides.
+    assert draft_reply(Ticket(text=pasted_into_message("", "ok?")), retriever, dsettings).language == "en"
+
+
 def test_tone_and_length_change_the_draft(retriever, dsettings) -> None:
     ticket = Ticket(text=ROWS["t19"]["text"])
     short = draft_reply(ticket, retriever, dsettings, DraftOptions(tone="formal", length="short", language="en"))
