@@ -4,8 +4,9 @@ Corpus: the demo knowledge base (Markdown, PDF, resolved Q&A CSV). Queries: the 
 labelled demo tickets (earlier conversation + message). Metric: document-level hit@5
 and MRR@10 over each ticket's relevant doc ids; again with typos in the messages (every
 lower-case word of six letters or more with two middle letters swapped), and again at the
-end of a long thread (~350 tokens of a settled, unrelated exchange before the context), and
-with that whole thread pasted into the ticket.
+end of a long thread (~350 tokens of a settled, unrelated exchange before the context),
+with that whole thread pasted into the ticket, and pasted as a case feed copies it (newest
+turn first, names and time stamps on every turn).
 
 Naive pipeline, as a tutorial would build it: text / per-page PDF / per-row CSV documents,
 RecursiveCharacterTextSplitter(1000, 200), Chroma.from_documents with
@@ -32,7 +33,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import numpy as np  # noqa: E402
 from common import write_result  # noqa: E402
 
-from eval.perturb import pasted_into_message, with_long_thread, with_typos  # noqa: E402
+from eval.perturb import pasted_into_message, pasted_newest_first, with_long_thread, with_typos  # noqa: E402
 from ingest.loaders import read_sidecar, split_front_matter  # noqa: E402
 from ingest.pipeline import Ingestor  # noqa: E402
 from kb.config import Settings  # noqa: E402
@@ -148,6 +149,8 @@ def main() -> None:
         # own context; and that whole thread pasted into the ticket.
         result["after_a_long_thread"] = variant(lambda text, context: (text, with_long_thread(context)))
         result["thread_pasted_as_the_ticket"] = variant(lambda text, context: (pasted_into_message(context, text), ""))
+        result["case_feed_pasted_newest_first"] = variant(
+            lambda text, context: (pasted_newest_first(context, text), ""))
         result["ratios"] = {
             "hit@5": round(result["replydesk"]["hit@5"] / max(result["naive"]["hit@5"], 1e-9), 3),
             "mrr@10": round(result["replydesk"]["mrr@10"] / max(result["naive"]["mrr@10"], 1e-9), 3),
