@@ -227,12 +227,15 @@ def _newest_first_by_stamps(labels: list[re.Match]) -> bool | None:
     return None
 
 
-# How agents open a conversation ("Thanks for reaching out, my name is Sam"): said once, at
-# the start, so in a thread without time stamps it tells which end is the oldest.
-# ("Thanks for your patience" or "for your message" are left out: agents say them later too.)
-_AGENT_OPENER = re.compile(r"\b(?:thanks?(?: you)? (?:so much )?for (?:contacting|reaching out|getting in touch|"
-                           r"writing (?:in|to))|my name is|welcome to|"
-                           r"you(?:'re| are) (?:now )?(?:chatting|speaking|talking) (?:with|to))\b", re.IGNORECASE)
+# How agents open a conversation ("Hi, my name is Sam and I'll be helping you today"): said
+# once, at the start of their first turn, so in a thread without time stamps it tells which end
+# is the oldest. ("Thanks for contacting us" or "for reaching out" are left out: agents close
+# with them too.)
+_AGENT_OPENER = re.compile(r"\b(?:my name is|you(?:'re| are) (?:now )?(?:chatting|speaking|talking) (?:with|to)|"
+                           r"welcome to|i(?:'ll| will) be (?:looking after|helping|assisting|taking care of) you)\b",
+                           re.IGNORECASE)
+#: How far into a turn an opening may start (characters): a greeting and a thanks before it.
+_OPENER_REACH = 120
 
 
 def _newest_first_by_openers(labels: list[re.Match], turns: list[str]) -> bool:
@@ -240,7 +243,10 @@ def _newest_first_by_openers(labels: list[re.Match], turns: list[str]) -> bool:
     agent = [i for i, label in enumerate(labels) if _role_of(label) in _AGENT_SIDE]
     if len(agent) < 2:
         return False
-    return bool(_AGENT_OPENER.search(turns[agent[-1]])) and not _AGENT_OPENER.search(turns[agent[0]])
+    def opens(turn: str) -> bool:
+        return _AGENT_OPENER.search(turn.split(":", 1)[1][:_OPENER_REACH]) is not None
+
+    return opens(turns[agent[-1]]) and not opens(turns[agent[0]])
 
 
 def _role_of(label: re.Match) -> str:
@@ -322,8 +328,8 @@ def split_pasted_thread(context: str, message: str) -> tuple[str, str]:
     * The earlier conversation itself is put oldest first (:func:`chronological`), and a
       quoted mail chain too, so the latest turns are the ones read with the message.
 
-    Without time stamps, a thread whose agent opens the conversation ("thanks for reaching
-    out", "my name is") in its last turn as pasted, not its first, is read backwards too.
+    Without time stamps, a thread whose agent opens the conversation ("my name is", "you're
+    chatting with") in its last turn as pasted, not its first, is read backwards too.
     Anything else is returned as it is. (A thread pasted newest first with neither time stamps
     nor such an opening is read as oldest first.)
     """

@@ -159,12 +159,15 @@ def test_without_time_stamps_the_agents_opening_words_tell_which_end_is_oldest()
         "Agent: Your payout is on a security hold.", "how long will it take?")
     # Oldest first: the opening comes first, whatever is said later.
     oldest_first = ("Agent: Thanks for contacting Loopr, my name is Sam. Customer: my payout is on hold. "
-                    "Agent: Thanks for your patience while I check; thanks for reaching out again later if needed. "
+                    "Agent: Thanks for your patience while I check. If you need more, my name is Sam, just ask. "
                     "Customer: how long will it take?")
     assert split_pasted_thread("", oldest_first)[1] == "how long will it take?"
-    # No opening at either end: the order as pasted.
+    # No opening at either end: the order as pasted; a closing thanks is not an opening.
     plain = "Agent: Sure, let me check. Customer: payout on hold. Agent: Thanks for your patience. Customer: how long?"
     assert split_pasted_thread("", plain)[1] == "how long?"
+    closing = ("Customer: my payout is on hold. Agent: Sorry to hear that, let me check. Customer: ok thanks. "
+               "Agent: It is released now. Thanks for contacting Loopr, have a great day! Customer: how long until it lands?")
+    assert split_pasted_thread("", closing)[1] == "how long until it lands?"
 
 
 def test_an_outlook_reply_is_its_new_text_and_the_mail_below_its_header_is_earlier_conversation():
