@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kb.query import split_pasted_thread
 from kb.risk import CATEGORY_LABELS, RiskAssessment
+from kb.thread import split_pasted_thread
 from kb.types import Hit, SearchFilters, Ticket
 
 #: Escalation procedures are SOPs tagged ``escalation`` (see the demo KB's front-matter).

@@ -24,8 +24,8 @@ from kb.config import Settings
 from kb.drafting.models import Citation, Draft, DraftOptions, DraftRisk, TokenCallback
 from kb.drafting.prompt import PROMPT_VERSION, build_messages
 from kb.pii import RedactedText, redact
-from kb.query import split_pasted_thread
 from kb.risk import CATEGORY_LABELS, RiskAssessment
+from kb.thread import split_pasted_thread
 from kb.types import Hit, Ticket
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ _SEPARATOR = "\n\n=== end of conversation ===\n\n"
 def redact_ticket(ticket: Ticket, *, handles: bool = True) -> tuple[RedactedText, str, str]:
     """Redact conversation and ticket in one pass so placeholders are unique across both.
 
-    A thread pasted into the ticket is taken apart first (:func:`kb.query.split_pasted_thread`):
+    A thread pasted into the ticket is taken apart first (:func:`kb.thread.split_pasted_thread`):
     the model answers the latest customer turn and reads the rest, oldest first, as the
     earlier conversation, whichever order it was pasted in.
 

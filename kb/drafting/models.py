@@ -143,7 +143,7 @@ class Draft:
         internal_guidance: internal passages relevant to the ticket, for the specialist only.
         prompt_version: version of the prompt template (LLM mode).
         answered: the customer turn the draft answers when the ticket was a pasted thread
-            (:func:`kb.query.split_pasted_thread`), so the specialist can check how it was
+            (:func:`kb.thread.split_pasted_thread`), so the specialist can check how it was
             read; ``None`` when the ticket was the message alone.
     """
 

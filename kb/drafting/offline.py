@@ -40,7 +40,8 @@ from kb.drafting.models import Citation, Draft, DraftOptions, DraftRisk
 from kb.drafting.vectors import sentence_vectors
 from kb.drafting.text import clean_markdown, content_tokens, split_sentences
 from kb.embedder import token_window
-from kb.query import RECENT_CONTEXT_TOKENS, dense_views, split_pasted_thread
+from kb.query import RECENT_CONTEXT_TOKENS, dense_views
+from kb.thread import split_pasted_thread
 from kb.risk import RiskAssessment
 from kb.types import Hit, Ticket
 

@@ -24,8 +24,8 @@ from kb.drafting.llm import LLMDrafter, LLMUnavailable, cooldown_for, make_chat_
 from kb.drafting.models import Draft, DraftOptions, DraftRisk, KnowledgeGapLog, TokenCallback
 from kb.drafting.offline import OfflineDrafter
 from kb.pii import redact
-from kb.query import split_pasted_thread
 from kb.risk import assess_risk
+from kb.thread import split_pasted_thread
 from kb.types import Hit, Ticket
 
 log = logging.getLogger(__name__)
