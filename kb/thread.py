@@ -196,10 +196,8 @@ def split_pasted_thread(context: str, message: str) -> tuple[str, str]:
     * The earlier conversation itself is put oldest first (:func:`chronological`), and a
       quoted mail chain too, so the latest turns are the ones read with the message.
 
-    Without time stamps, a thread whose agent opens the conversation ("my name is", "you're
-    chatting with") in its last turn as pasted, not its first, is read backwards too.
     Anything else is returned as it is. (A thread pasted newest first with neither time stamps
-    nor such an opening is read as oldest first.)
+    nor an agent opening such as "my name is" is read as oldest first.)
     """
     context = chronological(context)
     quote = _QUOTED_REPLY.search(message)
