@@ -34,6 +34,10 @@ from kb.types import Ticket
 
 DEMO_TICKETS = Path(__file__).resolve().parents[1] / "demo" / "tickets.jsonl"
 
+#: The same tickets after a long settled thread, with that thread pasted into the message, and
+#: pasted as a case feed (newest first, names and time stamps): ``retrieval_<name>`` in results.
+_THREAD_VARIANTS = ("long_thread", "pasted_thread", "newest_first")
+
 #: metric -> ("min" | "max", bound). Set a little (about 0.05) below the values measured on
 #: the demo KB (see tests/eval/test_demo_regression.py for the measurements).
 DEMO_THRESHOLDS: dict[str, tuple[str, float]] = {
@@ -111,12 +115,13 @@ def run_demo_eval(kb, settings: Settings, *, tickets_path: Path | str = DEMO_TIC
         ranked = [h.doc_id for h in hits]
         retrieval = query_metrics(ranked, relevant)
         first = next((i + 1 for i, d in enumerate(ranked) if d in relevant), None)
-        threaded = Ticket(text=ticket.text, context=with_long_thread(ticket.context))
-        long_thread = query_metrics([h.doc_id for h in base.search(threaded, k=10, dedupe_documents=True)], relevant)
-        pasted = Ticket(text=pasted_into_message(ticket.context, ticket.text))
-        pasted_thread = query_metrics([h.doc_id for h in base.search(pasted, k=10, dedupe_documents=True)], relevant)
-        feed = Ticket(text=pasted_newest_first(ticket.context, ticket.text))
-        newest_first = query_metrics([h.doc_id for h in base.search(feed, k=10, dedupe_documents=True)], relevant)
+        variants = dict(zip(_THREAD_VARIANTS, (
+            Ticket(text=ticket.text, context=with_long_thread(ticket.context)),
+            Ticket(text=pasted_into_message(ticket.context, ticket.text)),
+            Ticket(text=pasted_newest_first(ticket.context, ticket.text)))))
+        variant_metrics = {f"{name}_{key}": value for name, variant in variants.items()
+                           for key, value in query_metrics([h.doc_id for h in base.search(
+                               variant, k=10, dedupe_documents=True)], relevant).items()}
         retriever.reset()
         draft = draft_reply(ticket, retriever, settings)
         row = measure_draft(draft, retriever.retrieved, relevant, references=item.get("references", ()),
@@ -124,14 +129,12 @@ def run_demo_eval(kb, settings: Settings, *, tickets_path: Path | str = DEMO_TIC
         rows.append({"id": item["id"], "query": item["text"], "expected_risk": item.get("risk", "normal"),
                      "expected_categories": item.get("risk_categories", []), "first_relevant_rank": first,
                      "retrieved": ranked[:5], "retrieved_titles": [h.title for h in hits[:5]],
-                     **{f"retrieval_{k}": v for k, v in retrieval.items()},
-                     **{f"long_thread_{k}": v for k, v in long_thread.items()},
-                     **{f"pasted_thread_{k}": v for k, v in pasted_thread.items()},
-                     **{f"newest_first_{k}": v for k, v in newest_first.items()}, **row})
+                     **{f"retrieval_{k}": v for k, v in retrieval.items()}, **variant_metrics, **row})
         if on_ticket is not None:
             on_ticket(done, len(tickets))
     with_relevant = [r for r in rows if r["relevant"]]
     n = len(with_relevant) or 1
+
     def summary(prefix: str) -> dict:
         return {key: round(sum(r[f"{prefix}{key}"] for r in with_relevant) / n, 4)
                 for key in ("hit@5", "recall@5", "mrr@10")}
@@ -139,8 +142,7 @@ def run_demo_eval(kb, settings: Settings, *, tickets_path: Path | str = DEMO_TIC
     retrieval_summary = summary("retrieval_")
     retrieval_summary["queries"] = len(with_relevant)
     return {"kind": "demo", "tickets": len(rows), "retrieval": retrieval_summary,
-            "retrieval_long_thread": summary("long_thread_"), "retrieval_pasted_thread": summary("pasted_thread_"),
-            "retrieval_newest_first": summary("newest_first_"),
+            **{f"retrieval_{name}": summary(f"{name}_") for name in _THREAD_VARIANTS},
             "drafts": summarise_rows(rows), "risk": _risk_metrics(rows), "per_ticket": rows}
 
 

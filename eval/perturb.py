@@ -73,12 +73,10 @@ def pasted_newest_first(context: str, text: str, *, customer: str = "Jane Doe", 
              for label, nxt in zip(labels, [*labels[1:], None])]
     lines = []
     for n, (role, said) in enumerate(turns):
-        minutes = 9 * 60 + 3 * n
-        hour = minutes // 60
-        stamp = f"Nov 28, 2026, {hour % 12 or 12}:{minutes % 60:02d} {'AM' if hour < 12 else 'PM'}"
+        label = "Customer" if role == "User" else "Agent"
         if stamped:
-            who = f"{customer} (Customer)" if role == "User" else f"{agent} (Agent)"
-            lines.append(f"{who} - {stamp}: {said}")
-        else:
-            lines.append(f"{'Customer' if role == 'User' else 'Agent'}: {said}")
+            hour, minute = divmod(9 * 60 + 3 * n, 60)
+            name = customer if role == "User" else agent
+            label = f"{name} ({label}) - Nov 28, 2026, {hour % 12 or 12}:{minute:02d} {'AM' if hour < 12 else 'PM'}"
+        lines.append(f"{label}: {said}")
     return "\n".join(reversed(lines))

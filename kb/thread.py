@@ -9,6 +9,9 @@ puts the rest, oldest first, in the earlier conversation; everything else stays 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+
+from kb.types import Ticket
 
 _SPACES = re.compile(r"\s+")
 
@@ -216,3 +219,10 @@ def split_pasted_thread(context: str, message: str) -> tuple[str, str]:
         return context, message
     rest = " ".join(p for p in (context.strip(), preamble, *(turns[i] for i in order if i != last)) if p)
     return rest, question
+
+
+def as_turns(ticket: Ticket) -> Ticket:
+    """``ticket`` with a thread pasted into it taken apart (:func:`split_pasted_thread`): its
+    text the turn to answer, its context the turns before it, oldest first."""
+    context, message = split_pasted_thread(ticket.context or "", ticket.text)
+    return replace(ticket, text=message, context=context)

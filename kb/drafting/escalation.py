@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from kb.risk import CATEGORY_LABELS, RiskAssessment
-from kb.thread import split_pasted_thread
+from kb.thread import as_turns
 from kb.types import Hit, SearchFilters, Ticket
 
 #: Escalation procedures are SOPs tagged ``escalation`` (see the demo KB's front-matter).
@@ -16,9 +18,8 @@ def escalation_query(ticket: Ticket, risk: RiskAssessment) -> Ticket:
     paste, the labels would join whichever turn was pasted last, the oldest one in a feed
     copied newest first."""
     labels = "; ".join(CATEGORY_LABELS[c] for c in risk.categories)
-    context, message = split_pasted_thread(ticket.context or "", ticket.text)
-    return Ticket(text=f"{message}\n{labels}".strip(), context=context, channel=ticket.channel,
-                  region=ticket.region, language=ticket.language)
+    turns = as_turns(ticket)
+    return replace(turns, text=f"{turns.text}\n{labels}".strip())
 
 
 def find_escalation(retriever, ticket: Ticket, risk: RiskAssessment, k: int = 4) -> tuple[Hit, ...]:

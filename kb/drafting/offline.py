@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -41,7 +41,7 @@ from kb.drafting.vectors import sentence_vectors
 from kb.drafting.text import clean_markdown, content_tokens, split_sentences
 from kb.embedder import token_window
 from kb.query import RECENT_CONTEXT_TOKENS, dense_views
-from kb.thread import split_pasted_thread
+from kb.thread import as_turns
 from kb.risk import RiskAssessment
 from kb.types import Hit, Ticket
 
@@ -338,8 +338,7 @@ class OfflineDrafter:
         external = [h for h in hits if not h.is_internal]
         lead = sum(1 for h in hits[:lead] if not h.is_internal)
         # A pasted thread is answered (and acknowledged) for its last customer turn.
-        context, message = split_pasted_thread(ticket.context or "", ticket.text)
-        ticket = replace(ticket, text=message, context=context)
+        ticket = as_turns(ticket)
         chosen = self.select(ticket, external, options.length, lead=lead)
         support = self.corroboration(chosen, external)
         numbers: dict[int, int] = {}
@@ -378,8 +377,7 @@ class OfflineDrafter:
     def holding_reply(self, ticket: Ticket, options: DraftOptions, *, confidence: float, threshold: float) -> Draft:
         """The insufficient-guidance draft: a note to the specialist and an honest holding reply."""
         t = _TEXTS[options.tone]
-        context, message = split_pasted_thread(ticket.context or "", ticket.text)
-        ack = t["ack"].format(topic=topic_of(replace(ticket, text=message, context=context)))
+        ack = t["ack"].format(topic=topic_of(as_turns(ticket)))
         text = INSUFFICIENT_NOTE.format(confidence=confidence, threshold=threshold) + "\n\n" + _wrap(
             options.tone, [_HOLDING[options.tone]], self.signature, ack=ack)
         return Draft(text=text, citations=(), mode=self.mode, risk=DraftRisk(RiskAssessment("normal", (), ())),

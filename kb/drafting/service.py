@@ -25,7 +25,7 @@ from kb.drafting.models import Draft, DraftOptions, DraftRisk, KnowledgeGapLog, 
 from kb.drafting.offline import OfflineDrafter
 from kb.pii import redact
 from kb.risk import assess_risk
-from kb.thread import split_pasted_thread
+from kb.thread import as_turns
 from kb.types import Hit, Ticket
 
 log = logging.getLogger(__name__)
@@ -116,8 +116,8 @@ def draft_reply(ticket: Ticket, retriever, settings: Settings, options: DraftOpt
     embedder = retriever.kb.embedder
     # A thread pasted into the ticket box is assessed as its turns: speaker labels and time
     # stamps glued to a sentence blur what it says to the semantic layer.
-    risk_context, risk_text = split_pasted_thread(ticket.context or "", ticket.text)
-    assessment = assess_risk(risk_text, risk_context, embedder=embedder if settings.draft_semantic_risk else None)
+    turns = as_turns(ticket)
+    assessment = assess_risk(turns.text, turns.context, embedder=embedder if settings.draft_semantic_risk else None)
     t2 = time.perf_counter()
     timings["risk"] = t2 - t1
     escalation = find_escalation(retriever, ticket, assessment, k=settings.draft_escalation_k)
@@ -130,7 +130,10 @@ def draft_reply(ticket: Ticket, retriever, settings: Settings, options: DraftOpt
 
         # The reply follows the language of the turn it answers; a short turn says too little,
         # then the whole ticket decides.
-        language = detect_language(risk_text, None, min_chars=25) or detect_language(ticket.text, "en", min_chars=25)
+        language = detect_language(turns.text, None, min_chars=25)
+        if language is None and turns.text != ticket.text:
+            language = detect_language(ticket.text, None, min_chars=25)
+        language = language or "en"
     options = replace(options, language=language)
 
     # High risk: the category's own procedure (its user-facing template) leads the guidance.
@@ -149,7 +152,7 @@ def draft_reply(ticket: Ticket, retriever, settings: Settings, options: DraftOpt
                                       threshold=settings.draft_min_confidence)
         if gap_log is not None:
             # The question asked, not a whole pasted thread, is what the knowledge owner needs.
-            gap_log.log_knowledge_gap(redact(risk_text, handles=True).text, [hit_summary(h) for h in hits],
+            gap_log.log_knowledge_gap(redact(turns.text, handles=True).text, [hit_summary(h) for h in hits],
                                       confidence)
     else:
         drafter = cooldown = None
@@ -176,7 +179,7 @@ def draft_reply(ticket: Ticket, retriever, settings: Settings, options: DraftOpt
         if draft is None:
             # The procedure leads the reply only on a lexical flag: semantic-only flags (less
             # precise) show the procedure to the specialist without rewriting the answer.
-            lexical_high = assess_risk(risk_text, risk_context).is_high
+            lexical_high = assess_risk(turns.text, turns.context).is_high
             lead = sum(1 for h in escalation if not h.is_internal) if lexical_high else 0
             draft = offline.draft(ticket, working, options, lead=lead)
     timings["draft"] = time.perf_counter() - t3
@@ -191,7 +194,7 @@ def draft_reply(ticket: Ticket, retriever, settings: Settings, options: DraftOpt
     timings["total"] = time.perf_counter() - t0
     return replace(draft, risk=risk, insufficient_guidance=insufficient, redactions=len(redaction.redactions),
                    fallback_reason=fallback_reason, timings=timings, language=language, confidence=confidence,
-                   internal_guidance=internal, answered=risk_text if risk_text != ticket.text else None)
+                   internal_guidance=internal, answered=turns.text if turns.text != ticket.text else None)
 
 
 _DONE = object()
