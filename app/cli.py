@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from kb.config import Settings
+from kb.types import NotFoundError
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -258,8 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except KeyError as exc:
-        return _fail(f"unknown document {exc}", 1)
+    except NotFoundError as exc:
+        return _fail(str(exc), 1)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
 

@@ -117,9 +117,12 @@ def run_on_dataset(args: argparse.Namespace, run) -> tuple[dict | None, int | No
     except ValueError as exc:
         return None, _fail(str(exc))
     try:
-        return run(settings, index), None
+        result = run(settings, index)
     except DatasetError as exc:
         return None, _fail(str(exc), 1)
+    for warning in result.get("warnings", ()):
+        print(f"replydesk: warning: {warning}", file=sys.stderr)
+    return result, None
 
 
 def cmd_eval_drafts(args: argparse.Namespace) -> int:

@@ -10,8 +10,13 @@ CC-BY-4.0) in a temporary BEIR folder: each intent becomes one knowledge-base do
 Q&A page would list them); the intent's other questions are the queries, its document the
 only relevant one. The split is seeded, so every run scores the same queries.
 
-Runs the same evaluation as ``replydesk eval retrieval`` (hybrid, rrf, bm25, dense) and
-writes JSON to ``benchmarks/results/generalisation.json``.
+A second layout, ``per_question``, stores resolved questions one per document, without
+titles (the evaluation then titles each document by its id, as it does for any title-less
+corpus): ``--per-question`` questions of each intent are documents, ``--queries-per-intent``
+others are the queries, and every document of the query's intent is relevant.
+
+Runs the same evaluation as ``replydesk eval retrieval`` (hybrid, rrf, bm25, dense) on both
+and writes JSON to ``benchmarks/results/generalisation.json``.
 """
 
 from __future__ import annotations
@@ -68,11 +73,54 @@ def write_beir(source: Path, folder: Path, *, examples: int, seed: int) -> dict:
     return {"documents": len(by_intent), "queries": n_queries, "examples_per_document": examples, "seed": seed}
 
 
+def write_per_question_beir(source: Path, folder: Path, *, documents: int, queries_per_intent: int,
+                            seed: int) -> dict:
+    """Write the one-question-per-document BEIR folder (numeric ids, no titles); returns its sizes."""
+    by_intent: dict[str, list[str]] = defaultdict(list)
+    with source.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            by_intent[row["category"]].append(row["text"].strip())
+    rng = random.Random(seed)
+    (folder / "qrels").mkdir(parents=True)
+    n_docs = n_queries = 0
+    with (folder / "corpus.jsonl").open("w", encoding="utf-8") as corpus, \
+            (folder / "queries.jsonl").open("w", encoding="utf-8") as queries, \
+            (folder / "qrels" / "test.tsv").open("w", encoding="utf-8") as qrels:
+        qrels.write("query-id\tcorpus-id\tscore\n")
+        for intent in sorted(by_intent):
+            texts = by_intent[intent][:]
+            rng.shuffle(texts)
+            doc_ids = []
+            for text in texts[:documents]:
+                doc_ids.append(str(n_docs))
+                corpus.write(json.dumps({"_id": str(n_docs), "text": text}) + "\n")
+                n_docs += 1
+            for text in texts[documents:documents + queries_per_intent]:
+                query_id = f"q{n_queries}"
+                n_queries += 1
+                queries.write(json.dumps({"_id": query_id, "text": text}) + "\n")
+                qrels.writelines(f"{query_id}\t{doc_id}\t1\n" for doc_id in doc_ids)
+    return {"documents": n_docs, "queries": n_queries, "documents_per_intent": documents, "seed": seed}
+
+
+def _summary(result: dict, sizes: dict) -> dict:
+    configs = result["configs"]
+    return {"dataset": sizes,
+            "configs": {name: {k: configs[name][k] for k in ("hit@5", "recall@10", "mrr@10", "ndcg@10",
+                                                              "latency_ms_p50", "latency_ms_p95")}
+                        for name in CONFIGS},
+            "hybrid_vs_best_single_mrr": round(configs["hybrid"]["mrr@10"]
+                                               / max(configs["bm25"]["mrr@10"], configs["dense"]["mrr@10"]), 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--source", type=Path, default=BANKING77, help="banking77 test.csv")
     parser.add_argument("--examples", type=int, default=10, help="resolved questions per intent document")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--per-question", type=int, default=5,
+                        help="resolved questions per intent stored one per document in the second layout")
+    parser.add_argument("--queries-per-intent", type=int, default=8, help="queries per intent in the second layout")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "generalisation.json")
     args = parser.parse_args()
     if not args.source.is_file():
@@ -80,15 +128,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="replydesk-generalisation-") as tmp:
         folder = Path(tmp) / "banking77_qa"
         sizes = write_beir(args.source, folder, examples=args.examples, seed=args.seed)
-        result = run_retrieval_eval(folder, Settings(_env_file=None), indexer=ingest_records, configs=CONFIGS)
-    configs = result["configs"]
-    write_result({"machine": machine(), "dataset": sizes,
-                  "configs": {name: {k: configs[name][k] for k in ("hit@5", "recall@10", "mrr@10", "ndcg@10",
-                                                                    "latency_ms_p50", "latency_ms_p95")}
-                              for name in CONFIGS},
-                  "hybrid_vs_best_single_mrr": round(configs["hybrid"]["mrr@10"]
-                                                     / max(configs["bm25"]["mrr@10"], configs["dense"]["mrr@10"]), 3)},
-                 args.out)
+        pages = run_retrieval_eval(folder, Settings(_env_file=None), indexer=ingest_records, configs=CONFIGS)
+        folder = Path(tmp) / "banking77_per_question"
+        per_question_sizes = write_per_question_beir(args.source, folder, documents=args.per_question,
+                                                     queries_per_intent=args.queries_per_intent, seed=args.seed)
+        per_question = run_retrieval_eval(folder, Settings(_env_file=None), indexer=ingest_records,
+                                          configs=CONFIGS)
+    write_result({"machine": machine(), **_summary(pages, sizes),
+                  "per_question": _summary(per_question, per_question_sizes)}, args.out)
 
 
 if __name__ == "__main__":

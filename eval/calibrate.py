@@ -179,8 +179,9 @@ def calibrate_fusion(dataset_dir: Path | str, settings: Settings, *, indexer, me
         raise DatasetError(f"{dataset_dir}: no query has a relevant document in the qrels")
     with tempfile.TemporaryDirectory(prefix="replydesk-calibrate-") as tmp:
         kb, _report = build_eval_kb(dataset, settings, keep_home or Path(tmp), indexer=indexer, progress=progress)
-        return calibrate_retriever(Retriever(kb), labelled, dataset=dataset.name, metric=metric, folds=folds,
-                                   seed=seed, grid=grid, on_query=on_query)
+        result = calibrate_retriever(Retriever(kb), labelled, dataset=dataset.name, metric=metric, folds=folds,
+                                     seed=seed, grid=grid, on_query=on_query)
+    return {**result, "warnings": dataset.warnings}
 
 
 def load_labelled_tickets(path: Path | str) -> list[tuple]:

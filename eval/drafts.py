@@ -474,6 +474,7 @@ def run_draft_eval(dataset_dir: Path | str, settings: Settings, *, indexer: Corp
                 on_query(done, len(queries))
         draft_seconds = time.perf_counter() - started
     return {"kind": "drafts", "dataset": dataset.name, "metrics": summarise_rows(rows), "per_query": rows,
+            "warnings": dataset.warnings,
             "timings": {"ingest_seconds": round(ingest_seconds, 2), "documents": len(dataset.corpus),
                         "chunks": report.chunks, "draft_seconds": round(draft_seconds, 2),
                         "llm": settings.llm_provider if llm is None else "custom",

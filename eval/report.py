@@ -371,18 +371,19 @@ def build_document(result: dict) -> Document:
     Raises:
         ReportError: the result has an unknown shape.
     """
+    builders = {"drafts": _drafts_document, "qa": _qa_document, "demo": _demo_document,
+                "calibration": _calibration_document}
     kind = result.get("kind")
-    if kind == "drafts":
-        return _drafts_document(result)
-    if kind == "qa":
-        return _qa_document(result)
-    if kind == "demo":
-        return _demo_document(result)
-    if kind == "calibration":
-        return _calibration_document(result)
-    if "configs" in result:
-        return _retrieval_document(result)
-    raise ReportError("unknown result: expected a retrieval, drafts, calibration, qa or demo evaluation")
+    if kind in builders:
+        doc = builders[kind](result)
+    elif "configs" in result:
+        doc = _retrieval_document(result)
+    else:
+        raise ReportError("unknown result: expected a retrieval, drafts, calibration, qa or demo evaluation")
+    if result.get("warnings"):
+        # What the loader set aside changes what the figures mean, so it comes first.
+        doc.sections.insert(0, Section("Dataset warnings", paragraphs=[str(w) for w in result["warnings"]]))
+    return doc
 
 
 def _md_cell(value: Any) -> str:

@@ -32,26 +32,35 @@ class DatasetError(ValueError):
 
 @dataclass
 class BeirDataset:
-    """A loaded BEIR-layout dataset."""
+    """A loaded BEIR-layout dataset (ids are strings; ``warnings`` says what was set aside)."""
 
     name: str
     corpus: list[dict]
     queries: list[dict]
     qrels: dict[str, dict[str, int]]
     references: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
-def _read_jsonl(path: Path) -> list[dict]:
+def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
+    """``(line number, object)`` for every non-blank line of a JSONL file."""
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
     rows = []
-    with path.open(encoding="utf-8") as handle:
-        for n, line in enumerate(handle, start=1):
-            if line.strip():
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for n, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
                 try:
-                    rows.append(json.loads(line))
+                    row = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise DatasetError(f"{path}:{n}: invalid JSON ({exc.msg})") from exc
+                if not isinstance(row, dict):
+                    raise DatasetError(f"{path}:{n}: expected a JSON object, got {type(row).__name__}")
+                rows.append((n, row))
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     return rows
 
 
@@ -68,40 +77,114 @@ def _qrels_path(folder: Path, split: str | None) -> Path:
     return path
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _example(ids: list[str]) -> str:
+    return f"e.g. {ids[0]!r}" + (f", {ids[1]!r}" if len(ids) > 1 else "")
+
+
+def _unique_rows(path: Path, rows: list[tuple[int, dict]], required: tuple[str, ...]) -> list[dict]:
+    """Rows with their ``_id`` as a string; every row must have ``required`` and a new ``_id``."""
+    first_line: dict[str, int] = {}
+    checked = []
+    for n, row in rows:
+        missing = [key for key in required if row.get(key) is None]
+        if missing:
+            raise DatasetError(f"{path}:{n}: missing {' and '.join(missing)}")
+        for key in required[1:]:
+            if not isinstance(row[key], str):
+                raise DatasetError(f"{path}:{n}: {key} must be a string, got {type(row[key]).__name__}")
+        row_id = str(row["_id"]).strip()
+        if not row_id:
+            raise DatasetError(f"{path}:{n}: empty _id")
+        if row_id in first_line:
+            raise DatasetError(f"{path}:{n}: duplicate _id {row_id!r} (first at line {first_line[row_id]})")
+        first_line[row_id] = n
+        checked.append({**row, "_id": row_id})
+    return checked
+
+
+def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    for n, line in enumerate(lines, start=1):
+        parts = [p.strip() for p in line.split("\t")]
+        if not line.strip() or (n == 1 and parts[0].lower() in ("query-id", "query_id", "qid")):
+            continue
+        if len(parts) < 2 or not parts[0] or not parts[1]:
+            raise DatasetError(f"{path}:{n}: expected query-id<TAB>corpus-id<TAB>score")
+        try:
+            score = int(float(parts[2])) if len(parts) > 2 and parts[2] else 1
+        except ValueError:
+            raise DatasetError(f"{path}:{n}: score {parts[2]!r} is not a number") from None
+        if score > 0:
+            qrels.setdefault(parts[0], {})[parts[1]] = score
+    return qrels
+
+
 def load_beir(folder: Path | str, split: str | None = None) -> BeirDataset:
     """Load a BEIR-layout folder.
+
+    Corpus entries without any text are set aside, and judgements that name a query or a
+    document the folder does not hold are reported; both go to ``warnings`` and the rest is
+    evaluated.
 
     Args:
         folder: holds ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv``.
         split: qrels split; by default ``test``, or the only split the folder has.
 
     Raises:
-        DatasetError: a required file is missing or malformed.
+        DatasetError: a required file is missing or malformed (named with its line), an
+            ``_id`` repeats, or no query has a relevant document.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetError(f"{folder}: dataset folder not found")
-    corpus = _read_jsonl(folder / "corpus.jsonl")
-    queries = _read_jsonl(folder / "queries.jsonl")
+    corpus_path, queries_path = folder / "corpus.jsonl", folder / "queries.jsonl"
+    corpus = _unique_rows(corpus_path, _read_jsonl(corpus_path), ("_id",))
+    queries = _unique_rows(queries_path, _read_jsonl(queries_path), ("_id", "text"))
     qrels_path = _qrels_path(folder, split)
-    qrels: dict[str, dict[str, int]] = {}
-    for n, line in enumerate(qrels_path.read_text(encoding="utf-8").splitlines(), start=1):
-        parts = line.strip().split("\t")
-        if not line.strip() or (n == 1 and parts[0] in ("query-id", "query_id", "qid")):
+    qrels = _read_qrels(qrels_path)
+    warnings: list[str] = []
+    kept = []
+    empty = []
+    for entry in corpus:
+        text, title = entry.get("text"), entry.get("title")
+        text = text.strip() if isinstance(text, str) else ""
+        title = title.strip() if isinstance(title, str) else ""
+        if not text and not title:
+            empty.append(entry["_id"])
             continue
-        if len(parts) < 2:
-            raise DatasetError(f"{qrels_path}:{n}: expected query-id<TAB>corpus-id<TAB>score")
-        score = int(float(parts[2])) if len(parts) > 2 else 1
-        if score > 0:
-            qrels.setdefault(parts[0], {})[parts[1]] = score
+        # A title-only entry (a question without its answer) is still a document to find.
+        kept.append({**entry, "text": text or title, "title": title})
+    if empty:
+        warnings.append(f"{corpus_path}: {_count(len(empty), 'entry', 'entries')} without text or title set aside "
+                        f"({_example(empty)})")
+    query_ids = {q["_id"] for q in queries}
+    doc_ids = {e["_id"] for e in kept}
+    unknown_queries = [q for q in qrels if q not in query_ids]
+    if unknown_queries:
+        warnings.append(f"{qrels_path}: {_count(len(unknown_queries), 'judged query', 'judged queries')} not in "
+                        f"{queries_path.name}, so not evaluated ({_example(unknown_queries)})")
+    unknown_docs = sorted({d for q, judged in qrels.items() if q in query_ids for d in judged if d not in doc_ids})
+    if unknown_docs:
+        warnings.append(f"{qrels_path}: {_count(len(unknown_docs), 'relevant document', 'relevant documents')} "
+                        f"not in the corpus; they count as relevant but can never be retrieved "
+                        f"({_example(unknown_docs)})")
+    if not any(q in qrels for q in query_ids):
+        raise DatasetError(f"{qrels_path}: no query of {queries_path.name} has a relevant document here")
     references = {}
     ref_path = folder / "references.jsonl"
     if ref_path.is_file():
-        references = {r["_id"]: r.get("reference_reply", "") for r in _read_jsonl(ref_path)}
-    for row in corpus:
-        if "_id" not in row or "text" not in row:
-            raise DatasetError(f"{folder / 'corpus.jsonl'}: every entry needs _id and text")
-    return BeirDataset(name=folder.name, corpus=corpus, queries=queries, qrels=qrels, references=references)
+        references = {str(r["_id"]): str(r.get("reference_reply") or "") for _n, r in _read_jsonl(ref_path)
+                      if r.get("_id") is not None}
+    return BeirDataset(name=folder.name, corpus=kept, queries=queries, qrels=qrels, references=references,
+                       warnings=warnings)
 
 
 def query_metrics(ranked_doc_ids: Sequence[str], relevant: dict[str, int]) -> dict[str, float]:
@@ -227,7 +310,7 @@ def run_retrieval_eval(dataset_dir: Path | str, settings: Settings, *, indexer: 
             results[name], per_query[name] = evaluation["metrics"], evaluation["per_query"]
     first = results[configs[0]]
     return {"dataset": dataset.name, **{k: first[k] for k in METRIC_KEYS}, "configs": results,
-            "per_query": per_query,
+            "per_query": per_query, "warnings": dataset.warnings,
             "timings": {"ingest_seconds": round(ingest_seconds, 2), "documents": len(dataset.corpus),
                         "chunks": report.chunks, "query_ms_p50": first["latency_ms_p50"],
                         "query_ms_p95": first["latency_ms_p95"]}}

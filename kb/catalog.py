@@ -17,7 +17,7 @@ from sqlalchemy import ForeignKey, Integer, String, Text, bindparam, select, upd
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from kb.db import Base, session_factory
-from kb.types import Chunk, DocumentMeta
+from kb.types import Chunk, DocumentMeta, NotFoundError
 
 
 def _now() -> datetime:
@@ -293,7 +293,7 @@ class Catalog:
         with self.session() as session, session.begin():
             doc = session.get(DocumentRow, doc_id)
             if doc is None:
-                raise KeyError(doc_id)
+                raise NotFoundError("document", doc_id)
             if retired:
                 if doc.active_version is None:
                     return None

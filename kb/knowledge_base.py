@@ -22,7 +22,7 @@ from kb.config import Settings
 from kb.embedder import TextEmbedder, get_embedder
 from kb.lexical import LexicalIndex
 from kb.store import VectorStore, make_chroma_client
-from kb.types import Chunk, DocumentMeta
+from kb.types import Chunk, DocumentMeta, NotFoundError
 
 
 class KnowledgeBase:
@@ -117,7 +117,7 @@ class KnowledgeBase:
                 return version
             history = self.catalog.history(doc_id)
             if not history:
-                raise KeyError(doc_id)
+                raise NotFoundError("document", doc_id)
             latest = history[-1]
             chunks = self.catalog.version_chunks(doc_id, latest["version"])
             if chunks and latest["status"] != "active":

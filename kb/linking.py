@@ -163,7 +163,12 @@ class TitleLinker:
             return None
         if sum(self._idf[t] for t in present) / total < self.min_coverage:
             return None
-        anchor_token = max(present, key=lambda t: self._idf[t])
+        # A number names nothing by itself: "refund in 14 days" must not link a title "14"
+        # (an id standing in for a missing title) or "Pier 39" through its number alone.
+        words = [t for t in present if not t.isdigit()]
+        if not words:
+            return None
+        anchor_token = max(words, key=lambda t: self._idf[t])
         # A name made only of common title words counts only when said in full, in order.
         needs_exact = self._df[anchor_token] > self._anchor_max_df
         if needs_exact and (len(present) < len(tokens) or len(tokens) < 2):

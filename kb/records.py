@@ -45,6 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from kb.db import Base, session_factory
+from kb.types import NotFoundError
 
 #: Folder holding ``alembic.ini``'s script location (``env.py`` and ``versions/``).
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
@@ -526,7 +527,7 @@ class RecordsStore:
         with self.session() as session, session.begin():
             row = session.get(UserRow, user_id)
             if row is None:
-                raise KeyError(user_id)
+                raise NotFoundError("user", user_id)
             if role is not None:
                 row.role = role
             if active is not None:
@@ -595,7 +596,7 @@ class RecordsStore:
         with self.session() as session, session.begin():
             row = session.get(DraftRow, draft_id)
             if row is None:
-                raise KeyError(draft_id)
+                raise NotFoundError("draft", draft_id)
             row.final_text = final_text
             row.edit_distance = int(Levenshtein.distance(row.draft_text, final_text))
             row.edit_ratio = float(Levenshtein.normalized_distance(row.draft_text, final_text))
@@ -655,7 +656,7 @@ class RecordsStore:
             raise ValueError("rating must be 'up' or 'down'")
         with self.session() as session, session.begin():
             if session.get(DraftRow, draft_id) is None:
-                raise KeyError(draft_id)
+                raise NotFoundError("draft", draft_id)
             row = FeedbackRow(draft_id=draft_id, user_id=user_id, rating=rating, reason=reason.strip(),
                               created_at=utcnow())
             session.add(row)
@@ -691,7 +692,7 @@ class RecordsStore:
                 raise ValueError(f"{name} must be a whole number from 1 to 5")
         with self.session() as session, session.begin():
             if session.get(DraftRow, draft_id) is None:
-                raise KeyError(draft_id)
+                raise NotFoundError("draft", draft_id)
             row = session.scalar(select(QAScoreRow).where(QAScoreRow.draft_id == draft_id,
                                                           QAScoreRow.reviewer_id == reviewer_id))
             if row is None:
@@ -805,7 +806,7 @@ class RecordsStore:
         with self.session() as session, session.begin():
             row = session.get(ProposedQARow, proposal_id)
             if row is None:
-                raise KeyError(proposal_id)
+                raise NotFoundError("proposal", proposal_id)
             if row.status != "pending":
                 raise ValueError(f"proposal {proposal_id} is already {row.status}")
             row.status, row.reviewer_id, row.reviewed_at = status, reviewer_id, utcnow()

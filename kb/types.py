@@ -15,6 +15,26 @@ DOC_TYPES: tuple[str, ...] = ("sop", "policy", "qa")
 AUDIENCES: tuple[str, ...] = ("external", "internal")
 
 
+class NotFoundError(KeyError):
+    """A record asked for by id does not exist.
+
+    A :class:`KeyError`, so ``except KeyError`` still catches it; ``str()`` reads as a
+    sentence ("unknown draft 42") instead of a quoted key.
+
+    Args:
+        kind: what was looked up ("document", "draft", "user", "proposal").
+        key: the id asked for.
+    """
+
+    def __init__(self, kind: str, key: object) -> None:
+        super().__init__(f"unknown {kind} {key!r}" if isinstance(key, str) else f"unknown {kind} {key}")
+        self.kind = kind
+        self.key = key
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 @dataclass(frozen=True)
 class DocumentMeta:
     """Metadata describing one version of a source document."""

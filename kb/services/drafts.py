@@ -13,7 +13,7 @@ from kb.auth import AuthError, CurrentUser, authorize
 from kb.drafting.models import Draft, DraftOptions, TokenCallback
 from kb.records import DraftRecord
 from kb.services.workspace import Workspace
-from kb.types import Hit, Ticket
+from kb.types import Hit, NotFoundError, Ticket
 
 _QUESTION_CHARS = 300
 
@@ -161,7 +161,7 @@ def stream_draft(ws: Workspace, actor: CurrentUser, ticket: Ticket, options: Dra
 def _own_draft(ws: Workspace, actor: CurrentUser, draft_id: int) -> DraftRecord:
     draft = ws.store.get_draft(draft_id)
     if draft is None:
-        raise KeyError(f"no draft {draft_id}")
+        raise NotFoundError("draft", draft_id)
     if draft.user_id != actor.id and actor.role != "admin":
         raise AuthError("this draft belongs to another specialist")
     return draft

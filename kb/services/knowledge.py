@@ -16,7 +16,7 @@ from kb.auth import CurrentUser, authorize
 from kb.records import GapRecord, ProposalRecord, utcnow
 from kb.services.grouping import DEFAULT_THRESHOLD, group_texts
 from kb.services.workspace import Workspace
-from kb.types import DOC_TYPES
+from kb.types import DOC_TYPES, NotFoundError
 
 #: A review-by date this close counts as "due soon".
 DUE_SOON_DAYS = 30
@@ -218,7 +218,7 @@ def approve_proposal(ws: Workspace, actor: CurrentUser, proposal_id: int, *, que
     actor = authorize(ws.store, actor, "qa.approve")
     proposal = ws.store.get_proposal(proposal_id)
     if proposal is None:
-        raise KeyError(proposal_id)
+        raise NotFoundError("proposal", proposal_id)
     if proposal.status != "pending":
         raise ValueError(f"proposal {proposal_id} is already {proposal.status}")
     question = (question if question is not None else proposal.question).strip()

@@ -18,6 +18,7 @@ from kb.auth import AuthError, CurrentUser, authorize
 from kb.records import RUBRIC, DraftRecord, QAScoreRecord, since_days
 from kb.services.grouping import DEFAULT_THRESHOLD, group_texts
 from kb.services.workspace import Workspace
+from kb.types import NotFoundError
 
 _SAMPLE_SALT = "replydesk-qa-sample"
 
@@ -79,7 +80,7 @@ def get_review_item(ws: Workspace, actor: CurrentUser, draft_id: int) -> tuple[D
     authorize(ws.store, actor, "review.view")
     draft = ws.store.get_draft(draft_id)
     if draft is None:
-        raise KeyError(draft_id)
+        raise NotFoundError("draft", draft_id)
     return draft, ws.store.list_qa_scores(draft_id)
 
 
@@ -93,7 +94,7 @@ def score_draft(ws: Workspace, actor: CurrentUser, draft_id: int, scores: dict[s
     actor = authorize(ws.store, actor, "review.score")
     draft = ws.store.get_draft(draft_id)
     if draft is None:
-        raise KeyError(draft_id)
+        raise NotFoundError("draft", draft_id)
     if draft.status != "sent":
         raise AuthError("only drafts marked as sent can be scored")
     if draft.user_id == actor.id:

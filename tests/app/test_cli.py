@@ -73,6 +73,9 @@ def test_ingest_search_docs_cycle(tmp_path, docs, capsys):
     code, result = run_json(capsys, "search", "strikes ban", "--home", home, "--json")
     assert result["hits"][0]["doc_id"] == "pol-strikes"
     assert main(["docs", "show", "nope", "--home", home]) == 1
+    capsys.readouterr()
+    assert main(["docs", "retire", "nope", "--home", home]) == 1
+    assert capsys.readouterr().err.startswith("replydesk: error: unknown document 'nope'")
 
 
 def test_console_script_runs_in_a_subprocess(tmp_path, docs):
@@ -133,6 +136,27 @@ def test_eval_index_is_kept_and_reused_but_never_mixed_with_another_dataset(tmp_
     (tmp_path / "file").write_text("x")
     assert main(["eval", "retrieval", "--dataset", str(data), "--index", str(tmp_path / "file")]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_eval_names_a_bad_row_and_warns_about_what_it_set_aside(tmp_path, capsys):
+    data = _small_beir(tmp_path / "beir")
+    with (data / "queries.jsonl").open("a") as handle:
+        handle.write('\n{"text": "a query without its id"}\n')
+    assert main(["eval", "retrieval", "--dataset", str(data)]) == 1
+    assert capsys.readouterr().err.strip() == f"replydesk: error: {data / 'queries.jsonl'}:2: missing _id"
+
+    data = _small_beir(tmp_path / "beir2")
+    with (data / "corpus.jsonl").open("a") as handle:
+        handle.write('\n{"_id": "blank", "text": ""}\n')
+    with (data / "qrels" / "test.tsv").open("a") as handle:
+        handle.write("q1\tdeleted-doc\t1\n")
+    report = tmp_path / "report.md"
+    code, result = run_json(capsys, "eval", "retrieval", "--dataset", str(data), "--json", "--report", str(report))
+    assert code == 0 and result["timings"]["documents"] == 2
+    assert result["hit@5"] == 1.0 and result["recall@10"] == 0.5  # the missing document still counts
+    assert len(result["warnings"]) == 2
+    text = report.read_text()
+    assert "## Dataset warnings" in text and "'blank'" in text and "'deleted-doc'" in text
 
 
 @pytest.mark.parametrize("command", [["eval", "retrieval", "--dataset"], ["eval", "drafts", "--dataset"],

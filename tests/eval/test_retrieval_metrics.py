@@ -49,3 +49,54 @@ def test_query_context_may_be_a_list_of_turns_or_sit_in_metadata():
     assert (turns.text, turns.context) == ("and now?", "hi\nmy payout")
     assert ticket_of({"text": "x", "metadata": {"context": "earlier"}}).context == "earlier"
     assert ticket_of({"text": "x"}).context == ""
+
+
+def _folder(tmp_path, corpus: str, queries: str, qrels: str):
+    (tmp_path / "qrels").mkdir()
+    (tmp_path / "corpus.jsonl").write_text(corpus, encoding="utf-8")
+    (tmp_path / "queries.jsonl").write_text(queries, encoding="utf-8")
+    (tmp_path / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + qrels, encoding="utf-8")
+    return tmp_path
+
+
+CORPUS = '{"_id": "d1", "text": "refunds take 14 days"}\n{"_id": 2, "title": "Payouts", "text": "held"}\n'
+QUERIES = '{"_id": "q1", "text": "refund"}\n{"_id": 7, "text": "payout"}\n'
+
+
+@pytest.mark.parametrize(("corpus", "queries", "qrels", "message"), [
+    (CORPUS, QUERIES + '{"text": "no id"}\n', "q1\td1\t1\n", r"queries.jsonl:3: missing _id"),
+    (CORPUS, '{"_id": "q1"}\n', "q1\td1\t1\n", r"queries.jsonl:1: missing text"),
+    (CORPUS, '{"_id": "q1", "text": ["a"]}\n', "q1\td1\t1\n", r"queries.jsonl:1: text must be a string, got list"),
+    (CORPUS + '{"_id": "d1", "text": "again"}\n', QUERIES, "q1\td1\t1\n",
+     r"corpus.jsonl:3: duplicate _id 'd1' \(first at line 1\)"),
+    (CORPUS + '["not", "an", "object"]\n', QUERIES, "q1\td1\t1\n", r"corpus.jsonl:3: expected a JSON object, got list"),
+    (CORPUS, QUERIES, "q1\td1\tyes\n", r"test.tsv:2: score 'yes' is not a number"),
+    (CORPUS, QUERIES, "q1\n", r"test.tsv:2: expected query-id<TAB>corpus-id<TAB>score"),
+    (CORPUS, QUERIES, "q9\td1\t1\n", r"test.tsv: no query of queries.jsonl has a relevant document"),
+])
+def test_malformed_rows_are_named_by_file_and_line(tmp_path, corpus, queries, qrels, message):
+    with pytest.raises(DatasetError, match=message):
+        load_beir(_folder(tmp_path, corpus, queries, qrels))
+
+
+def test_what_cannot_be_evaluated_is_set_aside_with_a_warning_and_the_rest_loads(tmp_path):
+    corpus = CORPUS + '{"_id": "empty", "title": " ", "text": ""}\n{"_id": "t", "title": "Do you ship abroad?"}\n'
+    qrels = "q1\td1\t1\n7\t2\t2\nq1\tgone\t1\nq9\td1\t1\n"
+    dataset = load_beir(_folder(tmp_path, corpus, QUERIES, qrels))
+    # Ids are strings everywhere, so qrels (always text) match numeric ids.
+    assert [e["_id"] for e in dataset.corpus] == ["d1", "2", "t"]
+    assert [q["_id"] for q in dataset.queries] == ["q1", "7"] and dataset.qrels["7"] == {"2": 2}
+    # A title-only entry is a document whose text is its title.
+    assert dataset.corpus[-1]["text"] == "Do you ship abroad?"
+    assert len(dataset.warnings) == 3
+    empty, unjudged, unknown = dataset.warnings
+    assert "corpus.jsonl: 1 entry without text or title set aside (e.g. 'empty')" in empty
+    assert "1 judged query not in queries.jsonl, so not evaluated (e.g. 'q9')" in unjudged
+    assert "1 relevant document not in the corpus" in unknown and "'gone'" in unknown
+
+
+def test_a_file_that_is_not_utf8_is_named(tmp_path):
+    folder = _folder(tmp_path, CORPUS, QUERIES, "q1\td1\t1\n")
+    (folder / "queries.jsonl").write_bytes(b'{"_id": "q1", "text": "caf\xe9"}\n')
+    with pytest.raises(DatasetError, match=r"queries.jsonl: not UTF-8 text"):
+        load_beir(folder)

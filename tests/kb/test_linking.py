@@ -38,3 +38,11 @@ def test_common_word_titles_link_only_when_said_in_full():
 def test_latest_mention_ranks_first():
     linked = titles("we saw the san francisco zoo earlier. now about the grant hotel: parking?")
     assert linked[0] == "Grant Hotel (hotel)"
+
+
+def test_a_number_alone_names_no_title():
+    # Evaluation corpora without titles fall back to their ids ("14"); amounts and days in a
+    # ticket must not link them, while a name with its number still links.
+    linker = TitleLinker(["14", "Pier 39 (attraction)", "Pier 45 (attraction)", "Refund policy"])
+    assert linker.link("my refund is 14 days late") == []
+    assert [l.title for l in linker.link("we are near pier 39, any parking?")] == ["Pier 39 (attraction)"]
