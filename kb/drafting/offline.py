@@ -79,32 +79,48 @@ _PLACEHOLDER = re.compile(r"\{([^{}]{1,60})\}")
 _TEMPLATE_START = re.compile(r"^\s*>?\s*(?:hi|dear|hello) \{name\}", re.IGNORECASE)
 _ACK_START = re.compile(r"^(?:thank(?:s| you)|i'?m (?:so |really )?sorry|we'?re sorry)\b", re.IGNORECASE)
 
-_TOPICS: tuple[tuple[str, str], ...] = (
-    (r"hack|log ?in|password|locked out|2fa|reset code|get back in|recover", "your account access"),
-    (r"payout|paid out|balance|withdraw|tax form|earnings|bank", "your payout"),
-    (r"coin|gift|refund", "your coins and gifts"),
-    (r"campaign|brand|sponsor", "your campaign"),
-    (r"appeal|remov|taken down|strike|ban|violation", "your content and account status"),
-    (r"impersonat|fake account|pretending|pics and my name", "the account you reported"),
-    (r"harass|bully|comments?|spam|mean|blocked", "what you've been experiencing"),
-    (r"delete|my data|copy of|gdpr|privacy", "your data request"),
-    (r"marketplace|eligib|join", "the Creator Marketplace"),
-    (r"username|profile|bio", "your profile"),
-)
+#: What a ticket is about, as the acknowledgement names it. Whole words only, and only words
+#: that mean the same thing in other support domains ("bank" is not a payout, "mean" not
+#: harassment): the phrase must never name the wrong thing.
+_TOPICS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern, re.IGNORECASE), phrase) for pattern, phrase in (
+    (r"\b(?:hack(?:ed|er|ers)?|log ?in|password|locked out of (?:my|the) account|2fa|reset code|get back in(?:to)?|"
+     r"recover (?:my|the) account|account recovery)\b", "your account access"),
+    (r"\b(?:payouts?|paid out|withdraw(?:ing)? (?:my )?(?:earnings|balance)|tax forms?|earnings)\b", "your payout"),
+    (r"\b(?:coins?|gifts?)\b", "your coins and gifts"),
+    (r"\b(?:refund(?:s|ed)?)\b", "your refund"),
+    (r"\b(?:campaigns?|brands?(?! new)|sponsor(?:s|ed|ship)?|paid partnership)\b", "your campaign"),
+    (r"\b(?:appeal(?:s|ed|ing)?|taken down|strikes?|banned|community guidelines?|violations?)\b"
+     r"|\b(?:removed|took down|deleted) (?:my |the |our )?(?:video|post|content|live)\b"
+     r"|\b(?:video|post|content|live) (?:got |was |has been |been )?(?:removed|taken down|deleted)\b",
+     "your content and account status"),
+    (r"\b(?:impersonat\w*|fake account|pretending to be)\b|pics and my name", "the account you reported"),
+    (r"\b(?:harass\w*|bull(?:y|ied|ying)|spam\w*|hateful comments|mean comments)\b", "what you've been experiencing"),
+    (r"\b(?:delete|close) my account\b", "your request to delete your account"),
+    (r"\b(?:delete my data|my data|copy of (?:everything|all (?:my|the) data|my data|my information)|gdpr|"
+     r"data request)\b", "your data request"),
+    (r"\b(?:creator marketplace|marketplace)\b", "the Creator Marketplace"),
+    (r"\b(?:username|profile|bio)\b", "your profile"),
+))
 _UPSET = re.compile(r"!!|\?\?|scared|afraid|frustrat|angry|upset|ridiculous|unfair|worried|terrible|help|please",
                     re.IGNORECASE)
 
 _TEXTS = {
     "friendly": {"greeting": "Hi there,", "ack": "Thanks for reaching out about {topic}.",
                  "ack_upset": "Thanks for reaching out about {topic}, and I'm sorry for the trouble.",
+                 "ack_plain": "Thanks for reaching out.",
+                 "ack_upset_plain": "Thanks for reaching out, and I'm sorry for the trouble.",
                  "closing": "If anything else comes up, just reply to this message and we'll be happy to help.",
                  "signoff": "Best wishes,"},
     "formal": {"greeting": "Hello,", "ack": "Thank you for contacting us regarding {topic}.",
                "ack_upset": "Thank you for contacting us regarding {topic}. We apologise for the inconvenience.",
+               "ack_plain": "Thank you for contacting us.",
+               "ack_upset_plain": "Thank you for contacting us. We apologise for the inconvenience.",
                "closing": "Should you have any further questions, please reply to this message.",
                "signoff": "Kind regards,"},
     "empathetic": {"greeting": "Hi,", "ack": "Thank you for writing to us about {topic}; I understand how much this matters to you.",
                    "ack_upset": "I'm really sorry you're dealing with this, and thank you for telling us about {topic}.",
+                   "ack_plain": "Thank you for writing to us; I understand how much this matters to you.",
+                   "ack_upset_plain": "I'm really sorry you're dealing with this, and thank you for telling us.",
                    "closing": "We're here if you need anything else, so please don't hesitate to reply.",
                    "signoff": "Take care,"},
 }
@@ -181,16 +197,30 @@ def _lexical(ticket_tokens: set[str], sentence: str) -> float:
     return len(mine & ticket_tokens) / (len(mine) * len(ticket_tokens)) ** 0.5
 
 
-def topic_of(ticket: Ticket) -> str:
-    """A short noun phrase for the acknowledgement ("your payout")."""
-    text = f"{ticket.context} {ticket.text}".lower()
-    for pattern, phrase in _TOPICS:
-        if re.search(pattern, ticket.text.lower()):
-            return phrase
-    for pattern, phrase in _TOPICS:
-        if re.search(pattern, text):
-            return phrase
-    return "your message"
+def topic_of(ticket: Ticket, guidance: str | None = None) -> str | None:
+    """A short noun phrase for the acknowledgement ("your payout"), or ``None``.
+
+    Args:
+        ticket: the ticket; its message is looked at first, then the conversation.
+        guidance: the text the reply is drawn from (titles and passages). When given, the
+            topic must be in it too: a ticket that says "refund" about a hotel booking is
+            answered by hotel guidance, and "your coins and gifts" would name the wrong thing.
+    """
+    for text in (ticket.text, f"{ticket.context} {ticket.text}"):
+        for pattern, phrase in _TOPICS:
+            if pattern.search(text) and (guidance is None or pattern.search(guidance)):
+                return phrase
+    return None
+
+
+def acknowledgement(tone: str, ticket: Ticket, guidance: str | None = None) -> str:
+    """The sentence that acknowledges the ticket, naming its topic when it is clear."""
+    t = _TEXTS[tone]
+    upset = bool(_UPSET.search(ticket.text))
+    topic = topic_of(ticket, guidance)
+    if topic is None:
+        return t["ack_upset_plain"] if upset else t["ack_plain"]
+    return (t["ack_upset"] if upset else t["ack"]).format(topic=topic)
 
 
 def _wrap(tone: str, body: list[str], signature: str, *, ack: str | None) -> str:
@@ -361,11 +391,10 @@ class OfflineDrafter:
             quote = " … ".join(quotes[n])
             citations.append(Citation(n=n, doc_id=h.doc_id, title=h.title, version=h.version, page=h.page,
                                       section=h.section, quote=quote[:400], chunk_id=h.chunk_id))
-        t = _TEXTS[options.tone]
         # A template that opens with its own thanks/apology already acknowledges the ticket.
         opens_with_ack = bool(chosen) and bool(_ACK_START.match(chosen[0].text))
-        topic = topic_of(ticket)
-        ack = None if opens_with_ack else (t["ack_upset"] if _UPSET.search(ticket.text) else t["ack"]).format(topic=topic)
+        guidance = " ".join(f"{external[p].title} {external[p].text}" for p in dict.fromkeys(c.passage for c in chosen))
+        ack = None if opens_with_ack else acknowledgement(options.tone, ticket, guidance)
         body = [" ".join(body_sentences)] if body_sentences else [_HOLDING[options.tone]]
         text = _wrap(options.tone, body, self.signature, ack=ack)
         if options.language and options.language != "en":
@@ -376,8 +405,7 @@ class OfflineDrafter:
 
     def holding_reply(self, ticket: Ticket, options: DraftOptions, *, confidence: float, threshold: float) -> Draft:
         """The insufficient-guidance draft: a note to the specialist and an honest holding reply."""
-        t = _TEXTS[options.tone]
-        ack = t["ack"].format(topic=topic_of(as_turns(ticket)))
+        ack = acknowledgement(options.tone, as_turns(ticket))
         text = INSUFFICIENT_NOTE.format(confidence=confidence, threshold=threshold) + "\n\n" + _wrap(
             options.tone, [_HOLDING[options.tone]], self.signature, ack=ack)
         return Draft(text=text, citations=(), mode=self.mode, risk=DraftRisk(RiskAssessment("normal", (), ())),
