@@ -5,9 +5,11 @@ How a draft is built:
 1. **Candidates.** Only *external* passages are read (internal ones are never quoted).
    Each passage is cleaned of Markdown and split into sentences. Reply-template
    sections (``Reply template...`` headings, or a passage opening with ``Hi {name}``)
-   and resolved Q&A answers are user-facing and preferred; ordinary SOP sentences are
-   kept only when they read as facts for the user, not as instructions to specialists
-   (sentences naming "specialist", "ticket", "queue", "SOP", ... are dropped). Anything
+   and resolved Q&A or FAQ answers (doc type ``qa``) are user-facing and preferred; other
+   sentences are kept only when they read as facts for the user, not as instructions to
+   specialists (sentences naming "specialist", "queue", "SOP", ... are dropped, and in an
+   SOP also "ticket", "agent", "internal" and "route", which a policy or FAQ may use in the
+   user's own sense: "change your ticket", "internal flights"). Anything
    that looks like an instruction to an AI ("ignore previous instructions", "system:")
    is dropped too: a document is data, never a command.
 2. **Scores.** A cheap pre-score (lexical overlap, user-facing, the passage's retrieval
@@ -61,12 +63,17 @@ CORROBORATE_SHORTLIST = 3
 CORROBORATE_MIN_OVERLAP = 0.25
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 
+#: Sentences that speak to the specialist, not the user (any passage that is not written for users).
 _SPECIALIST_TALK = re.compile(
-    r"\b(?:specialists?|agents?|tickets?|queues?|sop|this document|escalat\w*|internal|ledger view|casedesk|"
-    r"sentinel|modtrace|route|routing|tag the|owning team|sla|on-?call|do not tell|don't tell|never tell|"
+    r"\b(?:specialists?|support agents?|queues?|sop|this document|escalat\w*|ledger view|casedesk|"
+    r"sentinel|modtrace|routing|tag the|owning team|sla|on-?call|do not tell|don't tell|never tell|"
     r"reply template|this policy explains|this sop)\b",
     re.IGNORECASE,
 )
+#: In an SOP, which is written for specialists, these words are about the support desk too. In
+#: a policy they are often the user's own words ("change your ticket", "internal flights",
+#: "bus route", "our agents at the airport").
+_SOP_TALK = re.compile(r"\b(?:agents?|tickets?|internal|route)\b", re.IGNORECASE)
 _INJECTION = re.compile(
     r"\b(?:ignore|disregard|forget) (?:all |any |the )?(?:previous|prior|above|earlier|your) (?:instructions|rules|prompts?)"
     r"|\b(?:system|assistant)\s*(?:prompt|message)?\s*:|\byou are now\b|\breveal (?:the |your )?(?:internal|system|hidden)"
@@ -167,8 +174,19 @@ def _user_text(hit: Hit) -> tuple[str, float]:
     qa = _QA.match(hit.text)
     if qa:
         return qa.group(1), 0.7
-    template = "reply template" in (hit.section or "").lower() or bool(_TEMPLATE_START.match(hit.text))
-    return hit.text, 1.0 if template else 0.0
+    if "reply template" in (hit.section or "").lower() or _TEMPLATE_START.match(hit.text):
+        return hit.text, 1.0
+    # A resolved answer or FAQ entry stored without "Q:" / "A:" is still written for users.
+    return hit.text, 0.7 if hit.doc_type == "qa" else 0.0
+
+
+def _is_qa(hit: Hit) -> bool:
+    return hit.doc_type == "qa" or bool(_QA.match(hit.text))
+
+
+def _speaks_to_specialist(sentence: str, hit: Hit) -> bool:
+    return bool(_SPECIALIST_TALK.search(sentence) or sentence.endswith(":")
+                or (hit.doc_type == "sop" and _SOP_TALK.search(sentence)))
 
 
 def candidates(hits: list[Hit]) -> list[_Candidate]:
@@ -178,10 +196,13 @@ def candidates(hits: list[Hit]) -> list[_Candidate]:
         if hit.is_internal:
             continue
         body, user_facing = _user_text(hit)
+        # Templates and "A:" answers were sent to users as they are; anything else may hold
+        # a word to the desk.
+        screened = user_facing < 1.0 and not _QA.match(hit.text)
         for order, raw in enumerate(split_sentences(clean_markdown(body))):
             if _GREETING_LINE.match(raw) or _INJECTION.search(raw) or len(raw.split()) < 4:
                 continue
-            if not user_facing and (_SPECIALIST_TALK.search(raw) or raw.endswith(":")):
+            if screened and _speaks_to_specialist(raw, hit):
                 continue
             text = _rewrite_placeholders(raw)
             if _GREETING_LINE.match(text):
@@ -325,11 +346,11 @@ class OfflineDrafter:
         Returns:
             index in ``chosen`` -> ``[(passage index, supporting sentence)]``.
         """
-        from_qa = [i for i, c in enumerate(chosen) if _QA.match(hits[c.passage].text)]
+        from_qa = [i for i, c in enumerate(chosen) if _is_qa(hits[c.passage])]
         if not from_qa:
             return {}
         policy = [(p, sentence) for p, hit in enumerate(hits)
-                  if not hit.is_internal and not _QA.match(hit.text)
+                  if not hit.is_internal and not _is_qa(hit)
                   for sentence in split_sentences(clean_markdown(hit.text)) if len(sentence.split()) >= 4]
         # Cheap filters first (same numbers, shared words), so only a few sentences are embedded.
         shortlists: dict[int, list[int]] = {}

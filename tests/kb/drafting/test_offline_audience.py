@@ -1,0 +1,49 @@
+"""Which sentences the offline drafter may say to the user depends on whom the document was written for."""
+
+from __future__ import annotations
+
+import pytest
+
+from kb.drafting.models import DraftOptions
+from kb.drafting.offline import OfflineDrafter
+from kb.types import Hit, Ticket
+
+FARES = ("You can change your ticket online up to 24 hours before departure. "
+         "Internal flights can be changed free of charge. "
+         "Specialists should check the fare class before promising a free change.")
+
+
+def _draft(embedder, doc_type: str, text: str = FARES, question: str = "can I change my ticket for free?"):
+    hit = Hit(chunk_id="fares::v1::0000", doc_id="fares", version=1, title="Changing your ticket", doc_type=doc_type,
+              text=text, score=0.1, dense_score=0.6)
+    return OfflineDrafter(embedder).draft(Ticket(text=question), [hit], DraftOptions(length="detailed"))
+
+
+@pytest.mark.parametrize("doc_type", ["qa", "policy"])
+def test_words_customers_use_are_quoted_from_documents_written_for_them(keyword_embedder, doc_type):
+    # "ticket" and "internal" used to mark a sentence as talk between specialists in every
+    # document: an airline's FAQ gave a holding reply with no answer.
+    draft = _draft(keyword_embedder, doc_type)
+
+    assert not draft.insufficient_guidance
+    assert "You can change your ticket online up to 24 hours before departure [1]." in draft.text
+    assert "Internal flights can be changed free of charge [1]." in draft.text
+    assert "Specialists should" not in draft.text  # still an instruction to the desk
+
+
+def test_an_sop_is_written_for_specialists_and_its_desk_talk_stays_out(keyword_embedder):
+    draft = _draft(keyword_embedder, "sop")
+
+    assert "ticket online" not in draft.text and "Specialists" not in draft.text
+    assert draft.citations == ()
+
+
+def test_a_faq_answer_without_markers_is_preferred_like_a_resolved_answer(keyword_embedder):
+    answer = Hit(chunk_id="faq::v1::0000", doc_id="faq", version=1, title="Seat selection", doc_type="qa",
+                 text="Seats can be chosen for free during online check-in.", score=0.1, dense_score=0.6)
+    rule = Hit(chunk_id="pol::v1::0000", doc_id="pol", version=1, title="Seat policy", doc_type="policy",
+               text="Seat selection is free during online check-in for every fare.", score=0.1, dense_score=0.6)
+    draft = OfflineDrafter(keyword_embedder).draft(Ticket(text="can I choose my seat for free at check-in?"),
+                                                   [rule, answer], DraftOptions(length="short"))
+
+    assert draft.citations[0].doc_id == "faq"
