@@ -105,7 +105,7 @@ _TOPICS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern, re
     (r"\b(?:delete|close) my account\b", "your request to delete your account"),
     (r"\b(?:delete my data|my data|copy of (?:everything|all (?:my|the) data|my data|my information)|gdpr|"
      r"data request)\b", "your data request"),
-    (r"\b(?:creator marketplace|marketplace)\b", "the Creator Marketplace"),
+    (r"\bcreator marketplace\b", "the Creator Marketplace"),
     (r"\b(?:username|profile|bio)\b", "your profile"),
 ))
 _UPSET = re.compile(r"!!|\?\?|scared|afraid|frustrat|angry|upset|ridiculous|unfair|worried|terrible|help|please",

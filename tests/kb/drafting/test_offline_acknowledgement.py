@@ -22,6 +22,8 @@ from kb.types import Hit, Ticket
     ("Is a copy of the police report necessary for completing the report process?", None),
     ("I just joined with you guys and my top up is still pending", None),
     ("my card was declined in the city centre, what does that mean?", None),
+    ("my marketplace order never arrived", None),
+    ("what do I need to join the creator marketplace?", "the Creator Marketplace"),
 ])
 def test_topics_are_named_only_by_words_that_mean_them(text, topic):
     assert topic_of(Ticket(text=text)) == topic
