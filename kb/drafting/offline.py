@@ -40,7 +40,7 @@ import numpy as np
 
 from kb.drafting.models import Citation, Draft, DraftOptions, DraftRisk
 from kb.drafting.vectors import sentence_vectors
-from kb.drafting.text import clean_markdown, content_tokens, split_sentences
+from kb.drafting.text import clean_markdown, content_tokens, overlap, split_sentences
 from kb.embedder import token_window
 from kb.query import RECENT_CONTEXT_TOKENS, dense_views
 from kb.thread import as_turns
@@ -54,6 +54,8 @@ MIN_EXTRA_SCORE = 0.35
 #: Sentences scored with the embedder (the rest are cut by cheap signals first).
 SHORTLIST = 8
 REDUNDANT_COSINE = 0.8
+#: Share of a sentence's words already in a chosen sentence that makes it a repeat.
+CONTAINED_OVERLAP = 0.9
 #: A policy or SOP sentence this close to a resolved-Q&A sentence (and stating the same
 #: numbers) corroborates it: the reply cites the policy beside the past answer.
 CORROBORATE_COSINE = 0.75
@@ -328,6 +330,11 @@ class OfflineDrafter:
                 continue
             sims = vectors[1 + np.array(chosen)] @ vectors[1 + i]
             if sims.max() >= REDUNDANT_COSINE:
+                continue
+            # A shorter sentence saying part of a chosen one ("All campaign videos must carry
+            # the label." after "All campaign videos must carry the label, which ...") scores
+            # below the cosine bar but says nothing new.
+            if any(overlap(cands[i].text, cands[j].text) >= CONTAINED_OVERLAP for j in chosen):
                 continue
             chosen.append(i)
         anchor_part = [cands[i] for i in keep]

@@ -47,3 +47,16 @@ def test_a_faq_answer_without_markers_is_preferred_like_a_resolved_answer(keywor
                                                    [rule, answer], DraftOptions(length="short"))
 
     assert draft.citations[0].doc_id == "faq"
+
+
+def test_a_sentence_that_repeats_part_of_a_chosen_one_is_not_said_twice(keyword_embedder):
+    sop = Hit(chunk_id="sop::v1::0000", doc_id="sop-campaigns", version=1, title="Campaign disputes", doc_type="policy",
+              text="All campaign videos must carry the Paid partnership label, which the campaign workspace adds "
+                   "automatically when the video is posted from the workspace.", score=0.2, dense_score=0.6)
+    qa = Hit(chunk_id="qa::v1::0000", doc_id="qa-resolved", version=1, title="Resolved Q&A", doc_type="qa",
+             text="Q: Does my video need a label?\nA: All campaign videos must carry the Paid partnership label. "
+                  "Creators have 48 hours to add a missing label after being notified.", score=0.1, dense_score=0.5)
+    draft = OfflineDrafter(keyword_embedder).draft(Ticket(text="does my campaign video need the paid partnership label?"),
+                                                   [sop, qa], DraftOptions(length="detailed"))
+
+    assert draft.text.count("must carry the Paid partnership label") == 1
