@@ -39,11 +39,12 @@ def cmd_draft(args: argparse.Namespace) -> int:
     settings = _settings(args)
     kb = KnowledgeBase(settings)
     kb.ensure_lexical()
-    options = DraftOptions(tone=args.tone, length=args.length, language=args.language)
+    options = DraftOptions(tone=args.tone, length=args.length, language=args.language, channel=args.channel)
     from kb.records import RecordsStore
 
     gap_log = RecordsStore(settings.records_url)
-    draft = draft_reply(Ticket(text=text, context=context), Retriever(kb), settings, options, gap_log=gap_log)
+    draft = draft_reply(Ticket(text=text, context=context, channel=args.channel), Retriever(kb), settings, options,
+                        gap_log=gap_log)
     if args.json:
         print(json.dumps(draft.to_dict(), indent=2, ensure_ascii=False))
         return 0
@@ -82,6 +83,8 @@ def register(subparsers, common_parent_parser: argparse.ArgumentParser) -> argpa
     earlier.add_argument("--context-file", type=Path, help="file with the earlier conversation")
     p.add_argument("--tone", choices=["friendly", "formal", "empathetic"], default="friendly")
     p.add_argument("--length", choices=["short", "normal", "detailed"], default="normal")
+    p.add_argument("--channel", choices=["email", "chat", "in-app", "social", "phone"], default="email",
+                   help="where the reply goes; it decides the reply's form (default: email)")
     p.add_argument("--language", help="reply language (ISO 639-1); default: the ticket's language")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_draft)

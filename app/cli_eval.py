@@ -135,7 +135,7 @@ def cmd_eval_drafts(args: argparse.Namespace) -> int:
     interactive = not args.json and sys.stderr.isatty()
     result, code = run_on_dataset(args, lambda settings, index: run_draft_eval(
         args.dataset, settings, indexer=ingest_records, limit=args.limit, split=args.split, progress=interactive,
-        on_query=_progress("drafted", interactive), keep_home=index))
+        on_query=_progress("drafted", interactive), keep_home=index, channel=args.channel))
     if result is None:
         return code
     failed = write_outputs(result, args, json_without="per_query")
@@ -301,6 +301,8 @@ def register_eval(eval_subparsers, common: argparse.ArgumentParser) -> None:
     e.add_argument("--dataset", required=True, type=Path)
     e.add_argument("--split", help="qrels split (default: test, or the only one in qrels/)")
     e.add_argument("--limit", type=int, help="draft only the first N queries")
+    e.add_argument("--channel", choices=["email", "chat", "in-app", "social", "phone"], default="email",
+                   help="where the replies go; it decides their form (default: email)")
     add_index_argument(e)
     e.add_argument("--json", action="store_true")
     e.add_argument("--report", type=report_path, help="write a report: .md, .html or .json")

@@ -420,7 +420,7 @@ def _judge_model(settings: Settings, judge):
 def run_draft_eval(dataset_dir: Path | str, settings: Settings, *, indexer: CorpusIndexer,
                    limit: int | None = None, llm=None, judge=None, progress: bool = False,
                    on_query: ProgressCallback | None = None, keep_home: Path | None = None,
-                   split: str | None = None) -> dict:
+                   split: str | None = None, channel: str = "email") -> dict:
     """Draft every query of a BEIR dataset with the product's ``draft_reply`` and score the drafts.
 
     The corpus is ingested into a temporary data home (:func:`eval.retrieval.build_eval_kb`).
@@ -436,6 +436,8 @@ def run_draft_eval(dataset_dir: Path | str, settings: Settings, *, indexer: Corp
         on_query: called with ``(done, total)`` after each draft.
         keep_home: ingest into this folder instead of a temporary one.
         indexer: ingests the corpus (the CLI passes :func:`ingest.pipeline.ingest_records`).
+        channel: where the replies go (:data:`kb.drafting.models.CHANNELS`); it decides their form,
+            so it moves the similarity to reference replies (a chat reference has no sign-off).
 
     Returns:
         ``{"kind": "drafts", "dataset", "metrics", "per_query", "timings"}``.
@@ -445,9 +447,11 @@ def run_draft_eval(dataset_dir: Path | str, settings: Settings, *, indexer: Corp
     """
     from eval.retrieval import build_eval_kb, load_beir, ticket_of
     from kb.drafting.grounding import GroundingChecker
+    from kb.drafting.models import DraftOptions
     from kb.drafting.service import draft_reply
     from kb.retrieval import Retriever
 
+    options = DraftOptions(channel=channel)
     dataset = load_beir(dataset_dir, split)
     queries = dataset.queries[:limit] if limit else list(dataset.queries)
     judge_model = _judge_model(settings, judge)
@@ -464,7 +468,7 @@ def run_draft_eval(dataset_dir: Path | str, settings: Settings, *, indexer: Corp
             qid = str(query["_id"])
             retriever.reset()
             ticket = ticket_of(query)
-            draft = draft_reply(ticket, retriever, kb.settings, llm=llm)
+            draft = draft_reply(ticket, retriever, kb.settings, options, llm=llm)
             reference = dataset.references.get(qid)
             row = measure_draft(draft, retriever.retrieved, dataset.qrels.get(qid, {}),
                                 references=[reference] if reference else [], embedder=kb.embedder,
@@ -477,5 +481,5 @@ def run_draft_eval(dataset_dir: Path | str, settings: Settings, *, indexer: Corp
             "warnings": dataset.warnings,
             "timings": {"ingest_seconds": round(ingest_seconds, 2), "documents": len(dataset.corpus),
                         "chunks": report.chunks, "draft_seconds": round(draft_seconds, 2),
-                        "llm": settings.llm_provider if llm is None else "custom",
+                        "llm": settings.llm_provider if llm is None else "custom", "channel": channel,
                         "judge": judge_model is not None}}

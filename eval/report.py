@@ -247,7 +247,7 @@ def _drafts_document(result: dict) -> Document:
     intro = [f"Dataset **{result.get('dataset', '?')}**: {timings.get('documents', '?')} documents, "
              f"{result['metrics'].get('queries')} queries drafted in {timings.get('draft_seconds', '?')} s "
              f"with the product's drafting service (LLM: {timings.get('llm', 'none')}; judge: "
-             f"{'yes' if timings.get('judge') else 'no'})."]
+             f"{'yes' if timings.get('judge') else 'no'}; channel: {timings.get('channel', 'email')})."]
     return Document(f"Draft evaluation: {result.get('dataset', '')}", intro,
                     _draft_sections(result["metrics"], result.get("per_query", []), id_key="query_id"))
 

@@ -9,12 +9,11 @@ import textwrap
 import streamlit as st
 
 from app import ui
-from kb.drafting.models import LENGTHS, TONES, DraftOptions
+from kb.drafting.models import CHANNELS, LENGTHS, TONES, DraftOptions
 from kb.risk import CATEGORY_LABELS
 from kb.services import drafts
 from kb.types import Ticket
 
-CHANNELS = ["email", "chat", "in-app", "social", "phone"]
 REGIONS = ["(any)", "global", "EU", "UK", "US", "APAC", "LATAM"]
 LANGUAGES = ["auto", "en", "de", "fr", "es", "pt", "it", "nl", "pl", "tr", "ja", "ko"]
 RESULT_KEY = "draft_result"
@@ -64,7 +63,10 @@ with st.form("ticket", border=True):
                                placeholder="Previous messages of this conversation, oldest first "
                                            "(a case feed copied newest first works too).")
     with right:
-        channel = st.selectbox("Channel", CHANNELS, key="ticket_channel")
+        channel = st.selectbox("Channel", CHANNELS, key="ticket_channel",
+                               help="Where the reply goes: an e-mail signs off, a chat or in-app message does not, "
+                                    "a public social reply stays short and moves account matters to a direct "
+                                    "message, a phone reply is a talk track.")
         region = st.selectbox("Region", REGIONS, key="ticket_region")
         language = st.selectbox("Reply language", LANGUAGES, key="ticket_language",
                                 format_func=lambda v: "same as ticket" if v == "auto" else v)
@@ -80,7 +82,7 @@ if submitted:
         ticket = Ticket(text=text.strip(), context=context.strip(), channel=channel,
                         region=None if region == "(any)" else region,
                         language=None if language == "auto" else language)
-        _run_draft(ticket, DraftOptions(tone=tone, length=length,
+        _run_draft(ticket, DraftOptions(tone=tone, length=length, channel=channel,
                                         language=None if language == "auto" else language))
 
 result: drafts.DraftResult | None = st.session_state.get(RESULT_KEY)

@@ -47,8 +47,13 @@ _BOILERPLATE = re.compile(
     r"^(?:(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))\b[^.!?]{0,60}[,!.]?"
     r"|(?:best|kind|warm)?\s*(?:regards|wishes)\b.*|(?:many )?thanks?(?: you)?[,.! ]*(?:again)?[,.!]?"
     r"|(?:sincerely|cheers|take care)\b.*"
-    r"|thank(?:s| you) (?:for|so much for) (?:reaching out|contacting|getting in touch|your (?:message|patience|email|letter|report)|writing|letting us know)\b[^.!?]*[.!]?"
+    r"|thank(?:s| you) (?:for|so much for) (?:reaching out|contacting|calling|getting in touch|your (?:message|patience|email|letter|report)|writing|letting us know)\b[^.!?]*[.!]?"
     r"|(?:if|should) (?:you have|there(?:'s| is)|anything)\b[^.!?]*(?:question|help|else)[^.!?]*[.!]?"
+    r"|is there anything else\b[^.!?]*[.?!]?|(?:i'?m|we'?re) here if\b[^.!?]*[.!]?"
+    r"|(?:i'?m|we'?re) (?:really |so )?sorry (?:you'?re dealing with this|for the trouble)\b[^.!?]*[.!]?"
+    r"|we apologi[sz]e for the inconvenience[.!]?"
+    r"|(?:for (?:anything|questions) about your account|if this is about your account),? please send us a direct "
+    r"message\b[^.!?]*[.!]?"
     r"|the [\w ]{0,30}team\.?)$",
     re.IGNORECASE,
 )

@@ -144,7 +144,8 @@ class LLMDrafter:
             labels = ", ".join(CATEGORY_LABELS[c].lower() for c in risk.categories)
             risk_note = f"this ticket needs careful handling ({labels})."
         messages = build_messages(red_text, red_context, passages, tone=options.tone,
-                                  length=options.length, language=language, risk_note=risk_note)
+                                  length=options.length, language=language, risk_note=risk_note,
+                                  channel=options.channel)
         try:
             if on_token is not None:
                 stream = StreamRestorer(redacted)

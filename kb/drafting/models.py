@@ -16,6 +16,10 @@ Tone = Literal["friendly", "formal", "empathetic"]
 Length = Literal["short", "normal", "detailed"]
 TONES: tuple[str, ...] = ("friendly", "formal", "empathetic")
 LENGTHS: tuple[str, ...] = ("short", "normal", "detailed")
+#: Where the reply goes; it decides the reply's form (an e-mail signs off, a chat message does
+#: not, a public social reply stays short and moves account matters to a direct message, a
+#: phone reply is a talk track).
+CHANNELS: tuple[str, ...] = ("email", "chat", "in-app", "social", "phone")
 MODES: tuple[str, ...] = ("offline", "llm")
 
 #: Called with each streamed piece of draft text (LLM mode only).
@@ -30,17 +34,21 @@ class DraftOptions:
         tone: ``friendly`` | ``formal`` | ``empathetic``.
         length: ``short`` | ``normal`` | ``detailed``.
         language: ISO 639-1 code of the reply; ``None`` means the ticket's language.
+        channel: one of :data:`CHANNELS`.
     """
 
     tone: str = "friendly"
     length: str = "normal"
     language: str | None = None
+    channel: str = "email"
 
     def __post_init__(self) -> None:
         if self.tone not in TONES:
             raise ValueError(f"tone must be one of {TONES}, not {self.tone!r}")
         if self.length not in LENGTHS:
             raise ValueError(f"length must be one of {LENGTHS}, not {self.length!r}")
+        if self.channel not in CHANNELS:
+            raise ValueError(f"channel must be one of {CHANNELS}, not {self.channel!r}")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,9 @@ How a draft is built:
    everything chosen).
 4. **Assembly.** Greeting, an acknowledgement that names the ticket's topic, the
    selected sentences with ``[n]`` after each, and a closing, all in the requested
-   tone. Template placeholders are rewritten: ``{name}`` is dropped, ``{a / b}`` becomes
+   tone and in the form of the ticket's channel (an e-mail signs off; a chat message does
+   not; a public social reply is two sentences and a pointer to direct messages; a phone
+   reply is a talk track). Template placeholders are rewritten: ``{name}`` is dropped, ``{a / b}`` becomes
    "a or b", anything else becomes a visible ``[fill in: ...]`` for the specialist.
 5. **Corroboration.** A sentence taken from a resolved Q&A answer also cites the policy or
    SOP passage that says the same (cosine >= 0.75, same numbers), so the specialist sees
@@ -236,25 +238,60 @@ def topic_of(ticket: Ticket, guidance: str | None = None) -> str | None:
     return None
 
 
-def acknowledgement(tone: str, ticket: Ticket, guidance: str | None = None) -> str:
-    """The sentence that acknowledges the ticket, naming its topic when it is clear."""
+def acknowledgement(tone: str, ticket: Ticket, guidance: str | None = None, channel: str = "email") -> str:
+    """The sentence that acknowledges the ticket, naming its topic when it is clear (on a call,
+    the user called rather than wrote)."""
     t = _TEXTS[tone]
     upset = bool(_UPSET.search(ticket.text))
     topic = topic_of(ticket, guidance)
     if topic is None:
-        return t["ack_upset_plain"] if upset else t["ack_plain"]
-    return (t["ack_upset"] if upset else t["ack"]).format(topic=topic)
+        said = t["ack_upset_plain"] if upset else t["ack_plain"]
+    else:
+        said = (t["ack_upset"] if upset else t["ack"]).format(topic=topic)
+    if channel == "phone":
+        said = said.replace("reaching out", "calling").replace("writing to us", "calling us")
+    return said
 
 
-def _wrap(tone: str, body: list[str], signature: str, *, ack: str | None) -> str:
-    t = _TEXTS[tone]
-    parts = [t["greeting"]]
-    if ack:
-        parts.append(ack)
-    parts.extend(body)
-    parts.append(t["closing"])
-    parts.append(f"{t['signoff']}\n{signature}")
-    return "\n\n".join(parts)
+#: Openers of a message that is not an e-mail, per tone.
+_SHORT_GREETINGS = {"friendly": "Hi there!", "formal": "Hello.", "empathetic": "Hi!"}
+#: How a reply that is not an e-mail closes, per channel and tone (e-mails close and sign off
+#: as ``_TEXTS`` says).
+_CHANNEL_CLOSINGS = {
+    "chat": {"friendly": "Is there anything else I can help with?",
+             "formal": "Is there anything else I can assist you with?",
+             "empathetic": "I'm here if there's anything else you need."},
+    "social": {"friendly": "For anything about your account, please send us a direct message so we can look into "
+                           "it privately.",
+               "formal": "For questions about your account, please send us a direct message so we can assist "
+                         "you privately.",
+               "empathetic": "If this is about your account, please send us a direct message so we can look into "
+                             "it privately."},
+    "phone": {"friendly": "Is there anything else I can help you with today?",
+              "formal": "Is there anything else I can assist you with today?",
+              "empathetic": "Is there anything else I can do for you today?"},
+}
+_CHANNEL_CLOSINGS["in-app"] = _CHANNEL_CLOSINGS["chat"]
+
+
+def _wrap(tone: str, body: list[str], signature: str, *, ack: str | None, channel: str = "email") -> str:
+    """The reply around its body, in the form its channel needs.
+
+    An e-mail greets, acknowledges, answers, closes and signs off. A chat or in-app message
+    opens with a short greeting and the acknowledgement on one line and does not sign off. A
+    public social reply is one short paragraph without an acknowledgement that moves account
+    matters to a direct message. A phone reply is a talk track: no greeting, no sign-off.
+    """
+    if channel == "email":
+        t = _TEXTS[tone]
+        parts = [t["greeting"], *([ack] if ack else []), *body, t["closing"], f"{t['signoff']}\n{signature}"]
+        return "\n\n".join(parts)
+    greeting, closing = _SHORT_GREETINGS[tone], _CHANNEL_CLOSINGS[channel][tone]
+    if channel == "social":
+        return " ".join([greeting, *body, closing])
+    if channel == "phone":
+        return "\n\n".join([*([ack] if ack else []), *body, closing])
+    return "\n\n".join([" ".join([greeting, *([ack] if ack else [])]), *body, closing])
 
 
 class OfflineDrafter:
@@ -397,7 +434,9 @@ class OfflineDrafter:
         lead = sum(1 for h in hits[:lead] if not h.is_internal)
         # A pasted thread is answered (and acknowledged) for its last customer turn.
         ticket = as_turns(ticket)
-        chosen = self.select(ticket, external, options.length, lead=lead)
+        # A public reply stays short whatever length was asked for.
+        length = "short" if options.channel == "social" else options.length
+        chosen = self.select(ticket, external, length, lead=lead)
         support = self.corroboration(chosen, external)
         numbers: dict[int, int] = {}
         quotes: dict[int, list[str]] = {}
@@ -422,9 +461,9 @@ class OfflineDrafter:
         # A template that opens with its own thanks/apology already acknowledges the ticket.
         opens_with_ack = bool(chosen) and bool(_ACK_START.match(chosen[0].text))
         guidance = " ".join(f"{external[p].title} {external[p].text}" for p in dict.fromkeys(c.passage for c in chosen))
-        ack = None if opens_with_ack else acknowledgement(options.tone, ticket, guidance)
+        ack = None if opens_with_ack else acknowledgement(options.tone, ticket, guidance, options.channel)
         body = [" ".join(body_sentences)] if body_sentences else [_HOLDING[options.tone]]
-        text = _wrap(options.tone, body, self.signature, ack=ack)
+        text = _wrap(options.tone, body, self.signature, ack=ack, channel=options.channel)
         if options.language and options.language != "en":
             text = _LANGUAGE_NOTE.format(language=options.language) + "\n\n" + text
         return Draft(text=text, citations=tuple(sorted(citations, key=lambda c: c.n)), mode=self.mode,
@@ -433,8 +472,8 @@ class OfflineDrafter:
 
     def holding_reply(self, ticket: Ticket, options: DraftOptions, *, confidence: float, threshold: float) -> Draft:
         """The insufficient-guidance draft: a note to the specialist and an honest holding reply."""
-        ack = acknowledgement(options.tone, as_turns(ticket))
+        ack = acknowledgement(options.tone, as_turns(ticket), channel=options.channel)
         text = INSUFFICIENT_NOTE.format(confidence=confidence, threshold=threshold) + "\n\n" + _wrap(
-            options.tone, [_HOLDING[options.tone]], self.signature, ack=ack)
+            options.tone, [_HOLDING[options.tone]], self.signature, ack=ack, channel=options.channel)
         return Draft(text=text, citations=(), mode=self.mode, risk=DraftRisk(RiskAssessment("normal", (), ())),
                      insufficient_guidance=True, language=options.language, confidence=confidence)

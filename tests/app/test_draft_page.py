@@ -106,6 +106,18 @@ def test_a_pasted_feed_says_which_turn_the_draft_answers(demo_env):
     assert not [i for i in at.info if "Read as a pasted thread" in i.value]
 
 
+def test_the_channel_decides_the_form_of_the_draft(demo_env):
+    at = demo_env.app("sam").run()
+    at.selectbox(key="ticket_channel").set_value("chat")
+    at = _draft(at, PAYOUT_TICKET)
+    assert not at.exception
+    (stored,) = demo_env.store.list_drafts()
+    assert stored.channel == "chat"
+    # The form only: this knowledge base's keyword embedder makes no claim about content.
+    assert stored.draft_text.startswith("Hi there!") and "Best wishes" not in stored.draft_text
+    assert stored.draft_text.endswith("Is there anything else I can help with?")
+
+
 def test_empty_ticket_is_not_drafted(demo_env):
     at = button(demo_env.app("sam").run(), "Draft reply").click().run()
     assert any("Paste the ticket text first" in w.value for w in at.warning)

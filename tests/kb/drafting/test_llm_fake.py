@@ -112,3 +112,10 @@ def test_the_model_answers_the_latest_customer_turn_of_a_pasted_feed() -> None:
     assert conversation == "Customer: hi, my payout is on hold Agent: Your payout is on a security hold."
     assert ticket.startswith("and how long will it take? my mail is <EMAIL_1>")
     assert "Jane Doe" not in prompt and "jo@example.com" not in prompt
+
+
+def test_the_model_is_told_the_channel_of_the_reply() -> None:
+    model = _fake("Hi there! Payouts to a new payout method are held for 14 days [1]. Is there anything else?")
+    LLMDrafter(model).draft(Ticket(text="when is my payout?"), HITS, DraftOptions(channel="social"))
+    system = model.seen[0][0].content
+    assert "public social-media reply" in system and "direct message" in system

@@ -240,6 +240,12 @@ def test_cli_draft_json(demo_kb, capsys, monkeypatch) -> None:
     assert set(out["citations"][0]) == {"n", "doc_id", "title", "version", "page", "section", "quote"}
     assert set(out["grounding"]) == {"sentences", "supported"}
 
+    args = parser.parse_args(["draft", "--home", str(demo_kb.settings.home), "--ticket", ROWS["t30"]["text"],
+                              "--channel", "phone", "--json"])
+    assert args.func(args) == 0
+    talk_track = json.loads(capsys.readouterr().out)["text"]
+    assert talk_track.startswith("Thanks for calling") and "Best wishes" not in talk_track
+
 
 def test_cli_draft_takes_the_earlier_conversation_as_text_or_file(demo_kb, capsys, tmp_path) -> None:
     import argparse
