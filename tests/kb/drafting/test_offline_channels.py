@@ -20,14 +20,20 @@ HOLDS = Hit(chunk_id="pay::v2::0001", doc_id="sop-payout-holds", version=2, titl
 TICKET = Ticket(text="my payout is on hold since I changed my bank account, when will it be paid?")
 
 
-def _draft(embedder, channel: str, tone: str = "friendly"):
-    return OfflineDrafter(embedder).draft(TICKET, [HOLDS], DraftOptions(channel=channel, tone=tone, length="detailed"))
+UPSET = Ticket(text=f"this is ridiculous!! {TICKET.text}")
 
 
+def _draft(embedder, channel: str, tone: str = "friendly", ticket: Ticket = TICKET):
+    return OfflineDrafter(embedder).draft(ticket, [HOLDS], DraftOptions(channel=channel, tone=tone, length="detailed"))
+
+
+@pytest.mark.parametrize("ticket", [TICKET, UPSET], ids=["calm", "upset"])
 @pytest.mark.parametrize("tone", ["friendly", "formal", "empathetic"])
 @pytest.mark.parametrize("channel", ["email", "chat", "in-app", "social", "phone"])
-def test_only_the_answer_is_a_claim_in_every_channel_and_tone(keyword_embedder, channel, tone):
-    draft = _draft(keyword_embedder, channel, tone)
+def test_only_the_answer_is_a_claim_in_every_channel_and_tone(keyword_embedder, channel, tone, ticket):
+    # The empathetic e-mail closing and the formal apology used to count as unsupported claims:
+    # 0 of the 52 demo drafts in the empathetic tone showed full grounding.
+    draft = _draft(keyword_embedder, channel, tone, ticket)
     claims = content_sentences(draft.text)
     # Greetings, acknowledgements, offers of help and the direct-message pointer are not claims;
     # every claim carries its citation.
