@@ -45,6 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from kb.db import Base, session_factory
+from kb.drafting.text import reply_text
 from kb.types import NotFoundError
 
 #: Folder holding ``alembic.ini``'s script location (``env.py`` and ``versions/``).
@@ -585,8 +586,9 @@ class RecordsStore:
     def mark_sent(self, draft_id: int, final_text: str, *, sent_at: datetime | None = None) -> DraftRecord:
         """Record the text that was sent and how far it is from the draft.
 
-        ``edit_distance`` is the Levenshtein distance in characters; ``edit_ratio`` is it
-        normalised to 0..1 (0 = sent unchanged).
+        ``edit_distance`` is the Levenshtein distance in characters from the draft as the
+        reader gets it (citation markers removed, :func:`kb.drafting.text.reply_text`);
+        ``edit_ratio`` is it normalised to 0..1 (0 = sent unchanged).
 
         Raises:
             KeyError: unknown ``draft_id``.
@@ -598,8 +600,10 @@ class RecordsStore:
             if row is None:
                 raise NotFoundError("draft", draft_id)
             row.final_text = final_text
-            row.edit_distance = int(Levenshtein.distance(row.draft_text, final_text))
-            row.edit_ratio = float(Levenshtein.normalized_distance(row.draft_text, final_text))
+            # Removing the markers is not an edit; the send box starts without them.
+            offered = reply_text(row.draft_text)
+            row.edit_distance = int(Levenshtein.distance(offered, final_text))
+            row.edit_ratio = float(Levenshtein.normalized_distance(offered, final_text))
             row.status = "sent"
             row.sent_at = sent_at or utcnow()
         return self.get_draft(draft_id)

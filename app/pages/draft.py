@@ -10,6 +10,7 @@ import streamlit as st
 
 from app import ui
 from kb.drafting.models import CHANNELS, LENGTHS, TONES, DraftOptions
+from kb.drafting.text import reply_text
 from kb.risk import CATEGORY_LABELS
 from kb.services import drafts
 from kb.types import Ticket
@@ -163,8 +164,9 @@ with draft_col:
                 st.markdown(passage)
 
     sent = st.session_state.get(f"sent_{draft_id}")
-    final = st.text_area("Reply to send (edit freely)", draft.text, key=f"final_{draft_id}", height=260,
+    final = st.text_area("Reply to send (edit freely)", reply_text(draft.text), key=f"final_{draft_id}", height=260,
                          disabled=sent is not None)
+    st.caption("Without the [n] markers: they point you to the sources above, the reader does not need them.")
     a, b, c = st.columns([1, 1, 1.3])
     if a.button("Regenerate", icon=":material/refresh:", key="regenerate", width="stretch"):
         ticket, options = st.session_state[INPUT_KEY]

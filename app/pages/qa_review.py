@@ -57,7 +57,7 @@ with queue_tab:
                     st.text(draft.context_text)
             with st.container(border=True):
                 st.markdown("**Draft → sent reply**")
-                st.html('<div class="rd-diff">' + review.word_diff_html(draft.draft_text, draft.final_text or "")
+                st.html('<div class="rd-diff">' + review.sent_edits_html(draft)
                         + "</div>")
             with st.expander("Sent reply as sent"):
                 st.text(draft.final_text or "")

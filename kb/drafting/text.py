@@ -11,6 +11,7 @@ _MD_NOISE = re.compile(r"\*\*|__|(?<!\w)\*(?!\s)|(?<!\s)\*(?!\w)|`")
 _LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 CITATION = re.compile(r"\[(\d{1,3})\]")
+_MARKERS = re.compile(r"[ \t]*(?:\[\d{1,3}\])+")
 
 #: Words too common to say anything about overlap.
 STOPWORDS = frozenset(
@@ -75,3 +76,9 @@ def overlap(sentence: str, reference: str) -> float:
 def strip_citations(text: str) -> str:
     """``text`` without ``[n]`` markers."""
     return " ".join(CITATION.sub("", text).split())
+
+
+def reply_text(draft_text: str) -> str:
+    """The draft as its reader should get it: without the ``[n]`` markers, which are for the
+    specialist (line breaks and paragraphs kept)."""
+    return _MARKERS.sub("", draft_text)

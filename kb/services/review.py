@@ -15,6 +15,7 @@ from typing import Sequence
 import pandas as pd
 
 from kb.auth import AuthError, CurrentUser, authorize
+from kb.drafting.text import reply_text
 from kb.records import RUBRIC, DraftRecord, QAScoreRecord, since_days
 from kb.services.grouping import DEFAULT_THRESHOLD, group_texts
 from kb.services.workspace import Workspace
@@ -123,6 +124,12 @@ def word_diff_html(old: str, new: str) -> str:
         if op in ("insert", "replace"):
             out.append(f'<ins class="rd-ins">{render(b[j1:j2])}</ins>')
     return "".join(out)
+
+
+def sent_edits_html(draft: DraftRecord) -> str:
+    """What the specialist changed before sending, as a word diff (:func:`word_diff_html`)
+    from the draft as it was offered to send, without its citation markers."""
+    return word_diff_html(reply_text(draft.draft_text), draft.final_text or "")
 
 
 # ---- dashboard ------------------------------------------------------------------------

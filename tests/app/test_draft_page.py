@@ -10,6 +10,7 @@ from rapidfuzz.distance import Levenshtein
 
 from kb.auth import PermissionDenied
 from kb.drafting.models import DraftOptions
+from kb.drafting.text import reply_text
 from kb.services import drafts
 from kb.types import Ticket
 from tests.app.conftest import button, texts
@@ -39,14 +40,18 @@ def test_draft_edit_and_mark_sent(demo_env):
     for hit in stored.hits[:3]:
         assert html.escape(hit["title"]) in panel and f"v{hit['version']}" in panel
     final_box = at.text_area(key=f"final_{stored.id}")
-    assert final_box.value == stored.draft_text
-    edited = stored.draft_text.replace("Hi there", "Hello Maria", 1) + "\nKind regards, Sam"
+    # The send box holds the reply without the [n] markers meant for the specialist.
+    offered = reply_text(stored.draft_text)
+    assert final_box.value == offered and "[1]" in stored.draft_text and "[1]" not in offered
+    edited = offered.replace("Hi there", "Hello Maria", 1) + "\nKind regards, Sam"
     final_box.input(edited)
     at = button(at, "Mark as sent").click().run()
     assert not at.exception
     sent = demo_env.store.get_draft(stored.id)
     assert sent.status == "sent" and sent.final_text == edited
-    assert sent.edit_distance == Levenshtein.distance(stored.draft_text, edited) > 0
+    # Only what the specialist changed counts, not the markers taken out.
+    assert 0 < sent.edit_distance == Levenshtein.distance(offered, edited) < Levenshtein.distance(stored.draft_text,
+                                                                                                   edited)
     assert any("characters edited" in s.value for s in at.success)
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from kb.auth import AuthError, PermissionDenied
+from kb.drafting.text import reply_text
 from kb.records import RUBRIC, utcnow
 from kb.services import review
 from tests.app.conftest import texts
@@ -21,7 +22,7 @@ def _sent_draft(env, text: str, *, risk: str = "normal", mode: str = "offline", 
         citations=[{"n": 1, "title": "Payout holds", "version": 2, "quote": "Holds last 14 days.", "page": None,
                     "section": "Holds", "doc_id": "sop-payout-holds"}],
         created_at=utcnow() - timedelta(days=days_ago))
-    env.store.mark_sent(draft_id, final if final is not None else draft_text.replace("Hi there", "Hello Ana"),
+    env.store.mark_sent(draft_id, final if final is not None else reply_text(draft_text).replace("Hi there", "Hello Ana"),
                         sent_at=utcnow() - timedelta(days=days_ago))
     return draft_id
 
@@ -34,6 +35,7 @@ def test_reviewer_scores_a_sent_draft(env):
     assert "When will my payout hold end?" in texts(at)
     diff_html = next(str(h.proto.body) for h in at.get("html") if "rd-diff" in str(h.proto.body))
     assert '<del class="rd-del">Hi</del>' in diff_html and '<ins class="rd-ins">Hello</ins>' in diff_html
+    assert "[1]" not in diff_html  # the markers were never offered to send, so they are no edit
     values = {"accuracy": 5, "policy_compliance": 4, "tone": 3, "completeness": 4, "citation_correctness": 2}
     for name, value in values.items():
         at.slider(key=f"qa_{name}_{draft_id}").set_value(value)

@@ -122,6 +122,10 @@ def test_mark_sent_stores_final_text_and_levenshtein_distance(store):
     assert sent.total_ms == 12.5 and sent.sent_at is not None
     unchanged = store.add_draft(user_id=None, ticket_text="t", draft_text="same", mode="offline")
     assert store.mark_sent(unchanged, "same").edit_distance == 0
+    # Citation markers are for the specialist: sending the reply without them is no edit.
+    cited = store.add_draft(user_id=None, ticket_text="t", draft_text="Holds last 14 days [1][2].\n\nBye",
+                            mode="offline")
+    assert store.mark_sent(cited, "Holds last 14 days.\n\nBye").edit_distance == 0
     with pytest.raises(KeyError) as missing:
         store.mark_sent(999, "x")
     # Shown as is by the app's error banner and the CLI.
