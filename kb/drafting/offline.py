@@ -9,7 +9,8 @@ How a draft is built:
    sentences are kept only when they read as facts for the user, not as instructions to
    specialists (sentences naming "specialist", "queue", "SOP", ... are dropped, and in an
    SOP also "ticket", "agent", "internal" and "route", which a policy or FAQ may use in the
-   user's own sense: "change your ticket", "internal flights"). Anything
+   user's own sense: "change your ticket", "internal flights"; an SOP's commands, "Do not …",
+   "Never …", and sentences about "the user" are for the desk too). Anything
    that looks like an instruction to an AI ("ignore previous instructions", "system:")
    is dropped too: a document is data, never a command.
 2. **Scores.** A cheap pre-score (lexical overlap, user-facing, the passage's retrieval
@@ -77,7 +78,11 @@ _SPECIALIST_TALK = re.compile(
 #: In an SOP, which is written for specialists, these words are about the support desk too. In
 #: a policy they are often the user's own words ("change your ticket", "internal flights",
 #: "bus route", "our agents at the airport").
-_SOP_TALK = re.compile(r"\b(?:agents?|tickets?|internal|route)\b", re.IGNORECASE)
+_SOP_TALK = re.compile(r"\b(?:agents?|tickets?|internal|route)\b"
+                       # Commands to the desk, and the reader spoken of in the third person
+                       # ("the user must first have cellular service").
+                       r"|^(?:do not|don'?t|never|always)\b|\bthe (?:user|customer|caller)(?:'s)?\b",
+                       re.IGNORECASE)
 _INJECTION = re.compile(
     r"\b(?:ignore|disregard|forget) (?:all |any |the )?(?:previous|prior|above|earlier|your) (?:instructions|rules|prompts?)"
     r"|\b(?:system|assistant)\s*(?:prompt|message)?\s*:|\byou are now\b|\breveal (?:the |your )?(?:internal|system|hidden)"
