@@ -24,13 +24,25 @@ STOPWORDS = frozenset(
 
 
 def clean_markdown(text: str) -> str:
-    """Plain text of a Markdown passage: no quote markers, emphasis, list marks or backticks."""
-    lines = []
-    for line in text.splitlines():
-        line = re.sub(r"^\s*>\s?", "", line)
-        line = _LIST_MARK.sub("", line)
-        line = _MD_NOISE.sub("", line)
-        lines.append(line.rstrip())
+    """Plain text of a Markdown passage: no quote markers, emphasis, list marks or backticks.
+
+    List items without a stop of their own are punctuated so they read as one list, not one
+    run-on sentence: "If a regular member: 0 bags for basic economy; 1 bag for economy." A
+    list item that ends with ":" opens a new group, so the item before it ends the sentence.
+    """
+    raw = [re.sub(r"^\s*>\s?", "", line) for line in text.splitlines()]
+    is_item = [bool(_LIST_MARK.match(line)) for line in raw]
+    lines = [_MD_NOISE.sub("", _LIST_MARK.sub("", line)).rstrip() for line in raw]
+    in_item = False
+    for i, line in enumerate(lines):
+        in_item = is_item[i] or (in_item and bool(line.strip()))
+        after = i + 1 < len(lines) and lines[i + 1].strip() and not is_item[i + 1]
+        # The last line of an item: its next line is blank, another item, or the end (an item
+        # may wrap onto lines of its own).
+        if not in_item or after or not line or line[-1] in ".!?:;":
+            continue
+        continues = i + 1 < len(lines) and is_item[i + 1] and not lines[i + 1].endswith(":")
+        lines[i] = line + (";" if continues else ".")
     return "\n".join(lines)
 
 

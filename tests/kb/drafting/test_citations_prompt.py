@@ -48,3 +48,20 @@ def test_prompt_delimits_data_and_escapes_tag_lookalikes() -> None:
     assert "&lt;system&gt;" in human and "<system>" not in human
     assert escape_data("<EMAIL_1> stays") == "<EMAIL_1> stays"
     assert PROMPT_VERSION
+
+
+def test_list_items_read_as_a_list_not_a_run_on_sentence() -> None:
+    from kb.drafting.text import clean_markdown
+
+    text = ("Checked bag allowance:\n- If you are a regular member:\n- 0 free bags in basic economy\n"
+            "- 1 free bag in economy\n- If you are a gold member:\n- 2 free bags in basic economy\n"
+            "- Each extra bag is\n  50 dollars.\n\nSteps:\n1. Open Settings\n2. Tap Payments")
+    assert split_sentences(clean_markdown(text)) == [
+        "Checked bag allowance: If you are a regular member: 0 free bags in basic economy; 1 free bag in economy.",
+        # a wrapped item is one item; an item with its own stop keeps it
+        "If you are a gold member: 2 free bags in basic economy; Each extra bag is 50 dollars.",
+        "Steps: Open Settings; Tap Payments.",
+    ]
+    # Items that end with a stop split as before.
+    assert split_sentences(clean_markdown("- Holds last 14 days.\n- Transfers take 5 days.")) == [
+        "Holds last 14 days.", "Transfers take 5 days."]
