@@ -52,8 +52,8 @@ _BOILERPLATE = re.compile(
     r"|is there anything else\b[^.!?]*[.?!]?|(?:i'?m|we'?re) here if\b[^.!?]*[.!]?"
     r"|(?:i'?m|we'?re) (?:really |so )?sorry (?:you'?re dealing with this|for the trouble)\b[^.!?]*[.!]?"
     r"|we apologi[sz]e for the inconvenience[.!]?"
-    r"|(?:for (?:anything|questions) about your account|if this is about your account),? please send us a direct "
-    r"message\b[^.!?]*[.!]?"
+    r"|(?:(?:for (?:anything|questions) about your account|if this is about your account),? )?please send us a "
+    r"direct message so we can\b[^.!?]*[.!]?"
     r"|the [\w ]{0,30}team\.?)$",
     re.IGNORECASE,
 )

@@ -277,21 +277,26 @@ _CHANNEL_CLOSINGS = {
               "empathetic": "Is there anything else I can do for you today?"},
 }
 _CHANNEL_CLOSINGS["in-app"] = _CHANNEL_CLOSINGS["chat"]
+_SENSITIVE_SOCIAL_CLOSING = "Please send us a direct message so we can help you privately."
 
 
-def _wrap(tone: str, body: list[str], signature: str, *, ack: str | None, channel: str = "email") -> str:
+def _wrap(tone: str, body: list[str], signature: str, *, ack: str | None, channel: str = "email",
+          sensitive: bool = False) -> str:
     """The reply around its body, in the form its channel needs.
 
     An e-mail greets, acknowledges, answers, closes and signs off. A chat or in-app message
     opens with a short greeting and the acknowledgement on one line and does not sign off. A
     public social reply is one short paragraph without an acknowledgement that moves account
-    matters to a direct message. A phone reply is a talk track: no greeting, no sign-off.
+    matters to a direct message (``sensitive``: a high-risk ticket, it offers help there rather
+    than account help). A phone reply is a talk track: no greeting, no sign-off.
     """
     if channel == "email":
         t = _TEXTS[tone]
         parts = [t["greeting"], *([ack] if ack else []), *body, t["closing"], f"{t['signoff']}\n{signature}"]
         return "\n\n".join(parts)
     greeting, closing = _SHORT_GREETINGS[tone], _CHANNEL_CLOSINGS[channel][tone]
+    if channel == "social" and sensitive:
+        closing = _SENSITIVE_SOCIAL_CLOSING
     if channel == "social":
         return " ".join([greeting, *body, closing])
     if channel == "phone":
@@ -439,8 +444,10 @@ class OfflineDrafter:
         lead = sum(1 for h in hits[:lead] if not h.is_internal)
         # A pasted thread is answered (and acknowledged) for its last customer turn.
         ticket = as_turns(ticket)
-        # A public reply stays short whatever length was asked for.
-        length = "short" if options.channel == "social" else options.length
+        # A public reply stays short whatever length was asked for, except when it follows an
+        # escalation procedure: its safety steps ("call your local emergency number") are
+        # never cut.
+        length = "short" if options.channel == "social" and not lead else options.length
         chosen = self.select(ticket, external, length, lead=lead)
         support = self.corroboration(chosen, external)
         numbers: dict[int, int] = {}
@@ -468,7 +475,7 @@ class OfflineDrafter:
         guidance = " ".join(f"{external[p].title} {external[p].text}" for p in dict.fromkeys(c.passage for c in chosen))
         ack = None if opens_with_ack else acknowledgement(options.tone, ticket, guidance, options.channel)
         body = [" ".join(body_sentences)] if body_sentences else [_HOLDING[options.tone]]
-        text = _wrap(options.tone, body, self.signature, ack=ack, channel=options.channel)
+        text = _wrap(options.tone, body, self.signature, ack=ack, channel=options.channel, sensitive=lead > 0)
         if options.language and options.language != "en":
             text = _LANGUAGE_NOTE.format(language=options.language) + "\n\n" + text
         return Draft(text=text, citations=tuple(sorted(citations, key=lambda c: c.n)), mode=self.mode,

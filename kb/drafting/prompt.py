@@ -99,6 +99,7 @@ def build_messages(ticket_text: str, context: str, passages: list[Hit], *, tone:
         parts += ["Earlier conversation:", f"<conversation>\n{escape_data(context)}\n</conversation>"]
     parts += ["Ticket to answer:", f"<ticket>\n{escape_data(ticket_text)}\n</ticket>"]
     if risk_note:
-        parts.append(f"Note from the specialist: {risk_note} Use the matching guidance passages carefully.")
+        parts.append(f"Note from the specialist: {risk_note} Use the matching guidance passages carefully, and keep "
+                     "every safety step they give (emergency numbers, crisis lines) whatever the length or channel.")
     parts.append("Write the reply now, citing passages as [n].")
     return [("system", system), ("human", "\n\n".join(parts))]

@@ -292,3 +292,14 @@ def test_cli_draft_takes_the_earlier_conversation_as_text_or_file(demo_kb, capsy
         assert "14 days" in out["text"] and out["text"].startswith(texts[0].split("\n")[0][:20])
     with pytest.raises(SystemExit):
         parser.parse_args(["draft", "--ticket", message, "--context", "a", "--context-file", "b"])
+
+
+@pytest.mark.parametrize("channel", ["email", "chat", "social", "phone"])
+def test_a_self_harm_reply_keeps_every_safety_step_in_every_channel(retriever, dsettings, channel) -> None:
+    # A public social reply is cut to two sentences, but never a procedure's safety steps.
+    text = "my friend posted that she took a whole bottle of pills and wants to say goodbye, please help"
+    draft = draft_reply(Ticket(text=text), retriever, dsettings, DraftOptions(channel=channel, language="en"))
+    assert draft.risk.level == "high" and "self_harm" in draft.risk.assessment.categories
+    assert "local emergency number" in draft.text and "crisis line" in draft.text, draft.text
+    assert "about your account" not in draft.text
+    assert draft.grounding.supported == len(draft.grounding.sentences)
