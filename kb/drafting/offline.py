@@ -25,9 +25,10 @@ How a draft is built:
 4. **Assembly.** Greeting, an acknowledgement that names the ticket's topic, the
    selected sentences with ``[n]`` after each, and a closing, all in the requested
    tone and in the form of the ticket's channel (an e-mail signs off; a chat message does
-   not; a public social reply is two sentences and a pointer to direct messages; a phone
-   reply is a talk track). Template placeholders are rewritten: ``{name}`` is dropped, ``{a / b}`` becomes
-   "a or b", anything else becomes a visible ``[fill in: ...]`` for the specialist.
+   not; a public social reply is two sentences and a pointer to direct messages, unless it
+   follows an escalation procedure; a phone reply is a talk track). Template placeholders
+   are rewritten: ``{name}`` is dropped, ``{a / b}`` becomes "a or b", anything else
+   becomes a visible ``[fill in: ...]`` for the specialist.
 5. **Corroboration.** A sentence taken from a resolved Q&A answer also cites the policy or
    SOP passage that says the same (cosine >= 0.75, same numbers), so the specialist sees
    the rule behind a past answer.
@@ -98,7 +99,7 @@ _ACK_START = re.compile(r"^(?:thank(?:s| you)|i'?m (?:so |really )?sorry|we'?re 
 #: What a ticket is about, as the acknowledgement names it. Whole words only, and only words
 #: that mean the same thing in other support domains ("bank" is not a payout, "mean" not
 #: harassment): the phrase must never name the wrong thing.
-_TOPICS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern, re.IGNORECASE), phrase) for pattern, phrase in (
+_TOPIC_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"\b(?:hack(?:ed|er|ers)?|log ?in|password|locked out of (?:my|the) account|2fa|reset code|get back in(?:to)?|"
      r"recover (?:my|the) account|account recovery)\b", "your account access"),
     (r"\b(?:payouts?|paid out|withdraw(?:ing)? (?:my )?(?:earnings|balance)|tax forms?|earnings)\b", "your payout"),
@@ -116,7 +117,8 @@ _TOPICS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern, re
      r"data request)\b", "your data request"),
     (r"\bcreator marketplace\b", "the Creator Marketplace"),
     (r"\b(?:username|profile|bio)\b", "your profile"),
-))
+)
+_TOPICS = tuple((re.compile(pattern, re.IGNORECASE), phrase) for pattern, phrase in _TOPIC_PATTERNS)
 _UPSET = re.compile(r"!!|\?\?|scared|afraid|frustrat|angry|upset|ridiculous|unfair|worried|terrible|help|please",
                     re.IGNORECASE)
 
