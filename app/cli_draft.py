@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 from kb.config import Settings
+from kb.drafting.models import CHANNELS
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -83,7 +84,7 @@ def register(subparsers, common_parent_parser: argparse.ArgumentParser) -> argpa
     earlier.add_argument("--context-file", type=Path, help="file with the earlier conversation")
     p.add_argument("--tone", choices=["friendly", "formal", "empathetic"], default="friendly")
     p.add_argument("--length", choices=["short", "normal", "detailed"], default="normal")
-    p.add_argument("--channel", choices=["email", "chat", "in-app", "social", "phone"], default="email",
+    p.add_argument("--channel", choices=CHANNELS, default="email",
                    help="where the reply goes; it decides the reply's form (default: email)")
     p.add_argument("--language", help="reply language (ISO 639-1); default: the ticket's language")
     p.add_argument("--json", action="store_true")

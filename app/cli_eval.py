@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from kb.config import Settings
+from kb.drafting.models import CHANNELS
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_KB = REPO / "demo" / "kb"
@@ -301,7 +302,7 @@ def register_eval(eval_subparsers, common: argparse.ArgumentParser) -> None:
     e.add_argument("--dataset", required=True, type=Path)
     e.add_argument("--split", help="qrels split (default: test, or the only one in qrels/)")
     e.add_argument("--limit", type=int, help="draft only the first N queries")
-    e.add_argument("--channel", choices=["email", "chat", "in-app", "social", "phone"], default="email",
+    e.add_argument("--channel", choices=CHANNELS, default="email",
                    help="where the replies go; it decides their form (default: email)")
     add_index_argument(e)
     e.add_argument("--json", action="store_true")

@@ -29,6 +29,7 @@ import random
 import sys
 import tempfile
 from collections import defaultdict
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -46,60 +47,72 @@ BANKING77 = REPO.parent / "shared" / "datasets" / "banking77" / "test.csv"
 CONFIGS = ("hybrid", "rrf", "bm25", "dense")
 
 
-def write_beir(source: Path, folder: Path, *, examples: int, seed: int) -> dict:
-    """Write the derived BEIR folder; returns its sizes."""
+def _shuffled_by_intent(source: Path, seed: int) -> list[tuple[str, list[str]]]:
+    """banking77's questions per intent (intents sorted), each list shuffled by one seeded RNG."""
     by_intent: dict[str, list[str]] = defaultdict(list)
     with source.open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             by_intent[row["category"]].append(row["text"].strip())
     rng = random.Random(seed)
+    out = []
+    for intent in sorted(by_intent):
+        texts = by_intent[intent][:]
+        rng.shuffle(texts)
+        out.append((intent, texts))
+    return out
+
+
+@contextmanager
+def _beir_files(folder: Path):
+    """``(add_document, add_query)`` writing a BEIR folder; ``add_query`` numbers the queries."""
     (folder / "qrels").mkdir(parents=True)
-    n_queries = 0
     with (folder / "corpus.jsonl").open("w", encoding="utf-8") as corpus, \
             (folder / "queries.jsonl").open("w", encoding="utf-8") as queries, \
             (folder / "qrels" / "test.tsv").open("w", encoding="utf-8") as qrels:
         qrels.write("query-id\tcorpus-id\tscore\n")
-        for intent in sorted(by_intent):
-            texts = by_intent[intent][:]
-            rng.shuffle(texts)
+        count = 0
+
+        def add_document(entry: dict) -> None:
+            corpus.write(json.dumps(entry) + "\n")
+
+        def add_query(text: str, relevant: list[str]) -> None:
+            nonlocal count
+            query_id = f"q{count}"
+            count += 1
+            queries.write(json.dumps({"_id": query_id, "text": text}) + "\n")
+            qrels.writelines(f"{query_id}\t{doc_id}\t1\n" for doc_id in relevant)
+
+        yield add_document, add_query
+
+
+def write_beir(source: Path, folder: Path, *, examples: int, seed: int) -> dict:
+    """Write the derived BEIR folder; returns its sizes."""
+    intents = _shuffled_by_intent(source, seed)
+    n_queries = 0
+    with _beir_files(folder) as (add_document, add_query):
+        for intent, texts in intents:
             title = intent.replace("_", " ").capitalize()
             body = "\n".join(f"Q: {text}" for text in texts[:examples])
-            corpus.write(json.dumps({"_id": intent, "title": title, "text": body}) + "\n")
+            add_document({"_id": intent, "title": title, "text": body})
             for text in texts[examples:]:
-                query_id = f"q{n_queries}"
+                add_query(text, [intent])
                 n_queries += 1
-                queries.write(json.dumps({"_id": query_id, "text": text}) + "\n")
-                qrels.write(f"{query_id}\t{intent}\t1\n")
-    return {"documents": len(by_intent), "queries": n_queries, "examples_per_document": examples, "seed": seed}
+    return {"documents": len(intents), "queries": n_queries, "examples_per_document": examples, "seed": seed}
 
 
 def write_per_question_beir(source: Path, folder: Path, *, documents: int, queries_per_intent: int,
                             seed: int) -> dict:
     """Write the one-question-per-document BEIR folder (numeric ids, no titles); returns its sizes."""
-    by_intent: dict[str, list[str]] = defaultdict(list)
-    with source.open(encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle):
-            by_intent[row["category"]].append(row["text"].strip())
-    rng = random.Random(seed)
-    (folder / "qrels").mkdir(parents=True)
     n_docs = n_queries = 0
-    with (folder / "corpus.jsonl").open("w", encoding="utf-8") as corpus, \
-            (folder / "queries.jsonl").open("w", encoding="utf-8") as queries, \
-            (folder / "qrels" / "test.tsv").open("w", encoding="utf-8") as qrels:
-        qrels.write("query-id\tcorpus-id\tscore\n")
-        for intent in sorted(by_intent):
-            texts = by_intent[intent][:]
-            rng.shuffle(texts)
-            doc_ids = []
-            for text in texts[:documents]:
-                doc_ids.append(str(n_docs))
-                corpus.write(json.dumps({"_id": str(n_docs), "text": text}) + "\n")
-                n_docs += 1
+    with _beir_files(folder) as (add_document, add_query):
+        for _intent, texts in _shuffled_by_intent(source, seed):
+            doc_ids = [str(n_docs + i) for i in range(len(texts[:documents]))]
+            for doc_id, text in zip(doc_ids, texts):
+                add_document({"_id": doc_id, "text": text})
+            n_docs += len(doc_ids)
             for text in texts[documents:documents + queries_per_intent]:
-                query_id = f"q{n_queries}"
+                add_query(text, doc_ids)
                 n_queries += 1
-                queries.write(json.dumps({"_id": query_id, "text": text}) + "\n")
-                qrels.writelines(f"{query_id}\t{doc_id}\t1\n" for doc_id in doc_ids)
     return {"documents": n_docs, "queries": n_queries, "documents_per_intent": documents, "seed": seed}
 
 
