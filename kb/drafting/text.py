@@ -32,16 +32,22 @@ def clean_markdown(text: str) -> str:
     """
     raw = [re.sub(r"^\s*>\s?", "", line) for line in text.splitlines()]
     is_item = [bool(_LIST_MARK.match(line)) for line in raw]
+    depth = [len(line) - len(line.lstrip()) for line in raw]
     lines = [_MD_NOISE.sub("", _LIST_MARK.sub("", line)).rstrip() for line in raw]
-    in_item = False
+    in_item, item_depth = False, 0
     for i, line in enumerate(lines):
+        if is_item[i]:
+            item_depth = depth[i]
         in_item = is_item[i] or (in_item and bool(line.strip()))
         after = i + 1 < len(lines) and lines[i + 1].strip() and not is_item[i + 1]
         # The last line of an item: its next line is blank, another item, or the end (an item
         # may wrap onto lines of its own).
         if not in_item or after or not line or line[-1] in ".!?:;":
             continue
-        continues = i + 1 < len(lines) and is_item[i + 1] and not lines[i + 1].endswith(":")
+        # The sentence goes on into a sibling or a sub-item, not into an item that opens a
+        # new group (ends with ":") or one of a shallower list (a nested list has ended).
+        continues = (i + 1 < len(lines) and is_item[i + 1] and not lines[i + 1].endswith(":")
+                     and depth[i + 1] >= item_depth)
         lines[i] = line + (";" if continues else ".")
     return "\n".join(lines)
 

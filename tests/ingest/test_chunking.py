@@ -70,3 +70,62 @@ def test_real_tokenizer_chunks_fit_all_minilm_window(embedder):
     assert max(counter(c.embedding_text()) for c in chunks) + 2 <= embedder.max_tokens
     # Overlap: consecutive pieces share text.
     assert any(a.text[-40:].split()[-1] in b.text[:400] for a, b in zip(chunks, chunks[1:]))
+
+
+def test_markdown_sections_keep_their_lines_as_written():
+    from ingest.chunking import split_markdown
+
+    body = ("# Bags ##\n\nChecked bag allowance:\n- If you are a regular member:\n  - 0 free bags\n\n\n\n"
+            "Second paragraph.\n```\n# not a heading\n    indented code\n```\n##### Deep heading stays text\n"
+            "#hashtag is text\n## Fees\n\t- tabbed item\n## Empty\n### Sub\nSub text.")
+    sections = split_markdown(body)
+    assert [path for path, _ in sections] == [["Bags"], ["Bags", "Fees"], ["Bags", "Empty", "Sub"]]
+    text = sections[0][1]
+    # Nesting, one blank line between paragraphs, code and deeper headings survive.
+    assert "- If you are a regular member:\n  - 0 free bags\n\nSecond paragraph." in text
+    assert "# not a heading\n    indented code" in text
+    assert "##### Deep heading stays text\n#hashtag is text" in text
+    assert sections[1][1] == "    - tabbed item"
+
+
+def test_a_piece_that_starts_inside_a_list_carries_the_lines_that_introduce_it():
+    members = "".join(f"- If you are a {level} member:\n" + "".join(
+        f"  - {n} free bags in cabin {cabin} for {level} members\n" for n, cabin in enumerate("abcd"))
+        for level in ("regular", "silver", "gold"))
+    body = "## Bags\n\nWe check every bag at the gate. Checked bag allowance:\n" + members + "- Extra bags cost 50 dollars.\n"
+    chunker = Chunker(words, max_tokens=60, chunk_tokens=40, overlap_tokens=0)
+    chunks = chunker.chunk(markdown(body), META)
+    assert len(chunks) >= 3
+    for chunk in chunks:
+        assert words(chunk.embedding_text()) + 2 <= 60
+        lines = chunk.text.splitlines()
+        # Every sub-item is read under its own member level, in the chunk itself.
+        for i, line in enumerate(lines):
+            if line.startswith("  - "):
+                level = line.split()[-2]
+                parents = [p for p in lines[:i] if p.startswith("- If")]
+                assert parents and f"a {level} member" in parents[-1], chunk.text
+    later = [c.text for c in chunks[1:]]
+    # The paragraph's last sentence opens the list; the rest of it is not repeated.
+    assert all(t.startswith("Checked bag allowance:\n") for t in later)
+    assert sum("We check every bag" in c.text for c in chunks) == 1
+
+
+def test_pieces_outside_lists_carry_nothing():
+    body = "## Notes\n\n" + "\n".join(f"Line {i} says something about payouts." for i in range(30))
+    body += "\nSteps without a colon\n" + "\n".join(f"- step {i}" for i in range(30))
+    chunks = Chunker(words, max_tokens=60, chunk_tokens=40, overlap_tokens=0).chunk(markdown(body), META)
+    text = "\n".join(c.text for c in chunks)
+    assert text.count("Steps without a colon") == 1
+    assert all(c.text.count("Line") <= 40 for c in chunks)
+
+
+def test_list_lead_in_walks_to_the_outermost_introduction():
+    from ingest.chunking import list_lead_in
+
+    text = "Intro. Allowance:\n- regular:\n  - a\n    wrapped\n  - b\n- silver:\n  - c\n  - d\n"
+    at = text.index("  - d")
+    assert list_lead_in(text, at) == "Allowance:\n- silver:"
+    assert list_lead_in(text, text.index("- silver")) == "Allowance:"
+    assert list_lead_in(text, 0) == ""
+    assert list_lead_in("Plain paragraph\n- a\n- b", len("Plain paragraph\n- a\n")) == ""
