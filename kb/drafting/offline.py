@@ -36,7 +36,9 @@ How a draft is built:
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 import time
 from dataclasses import dataclass
 
@@ -222,11 +224,25 @@ def candidates(hits: list[Hit]) -> list[_Candidate]:
     return out
 
 
-def _lexical(ticket_tokens: set[str], sentence: str) -> float:
+def _lexical(ticket_tokens: set[str], sentence: str, weights: dict[str, float] | None = None) -> float:
     mine = set(content_tokens(sentence))
     if not mine or not ticket_tokens:
         return 0.0
-    return len(mine & ticket_tokens) / (len(mine) * len(ticket_tokens)) ** 0.5
+    if weights is None:
+        return len(mine & ticket_tokens) / (len(mine) * len(ticket_tokens)) ** 0.5
+
+    def weight(words: set[str]) -> float:
+        return sum(weights.get(w, 1.0) for w in words)
+
+    return weight(mine & ticket_tokens) / (weight(mine) * weight(ticket_tokens)) ** 0.5
+
+
+def distinctive_weights(cands: list[_Candidate]) -> dict[str, float]:
+    """Each candidate word's weight in (0, 1]: 1 for a word only one sentence has, less the
+    more sentences share it (a word absent from every candidate weighs 1)."""
+    df = Counter(w for c in cands for w in set(content_tokens(c.text)))
+    scale = math.log(1 + len(cands))
+    return {w: math.log(1 + len(cands) / n) / scale for w, n in df.items()}
 
 
 def topic_of(ticket: Ticket, guidance: str | None = None) -> str | None:
@@ -347,16 +363,17 @@ class OfflineDrafter:
             views = dense_views(context, message, count_tokens, window=window, context_tokens=self.context_tokens)
             queries = views if len(views) > 1 else [f"{context}\n{message}"]
         tokens = set(content_tokens(queries[0]))
+        weights = distinctive_weights(cands)
         # Shortlist with cheap signals (lexical, user-facing, the passage's own retrieval
         # cosine) so only a few sentences ever need the embedder.
-        cheap = [W_LEXICAL * _lexical(tokens, c.text) + W_USER_FACING * c.user_facing + W_RANK / (1 + c.passage)
+        cheap = [W_LEXICAL * _lexical(tokens, c.text, weights) + W_USER_FACING * c.user_facing + W_RANK / (1 + c.passage)
                  + W_COSINE * (hits[c.passage].dense_score or 0.0) for c in cands]
         order = sorted(range(len(cands)), key=lambda i: (-cheap[i], i))[:SHORTLIST]
         cands = [cands[i] for i in sorted(order)]
         encoded = self._vectors.encode(queries + [c.text for c in cands])
         vectors = encoded[len(queries) - 1:]  # row 0: the last query; rows 1..: the candidates
         cos = (encoded[len(queries):] @ encoded[:len(queries)].T).mean(axis=1)
-        scores = np.array([W_COSINE * cos[i] + W_LEXICAL * _lexical(tokens, c.text)
+        scores = np.array([W_COSINE * cos[i] + W_LEXICAL * _lexical(tokens, c.text, weights)
                            + W_USER_FACING * c.user_facing + W_RANK / (1 + c.passage)
                            - (0.05 if "[fill in:" in c.text else 0.0)
                            for i, c in enumerate(cands)])

@@ -31,6 +31,9 @@ def clean_markdown(text: str) -> str:
     list item that ends with ":" opens a new group, so the item before it ends the sentence.
     """
     raw = [re.sub(r"^\s*>\s?", "", line) for line in text.splitlines()]
+    # A list keeps the line that introduces it across a blank line ("...are true:\n\n- ...").
+    raw = [line for i, line in enumerate(raw)
+           if line.strip() or not _opens_list(raw, i)]
     is_item = [bool(_LIST_MARK.match(line)) for line in raw]
     depth = [len(line) - len(line.lstrip()) for line in raw]
     lines = [_MD_NOISE.sub("", _LIST_MARK.sub("", line)).rstrip() for line in raw]
@@ -50,6 +53,13 @@ def clean_markdown(text: str) -> str:
                      and depth[i + 1] >= item_depth)
         lines[i] = line + (";" if continues else ".")
     return "\n".join(lines)
+
+
+def _opens_list(lines: list[str], blank: int) -> bool:
+    """Whether the blank line at ``blank`` sits between a line ending with ":" and a list item."""
+    before = next((line for line in reversed(lines[:blank]) if line.strip()), "")
+    after = next((line for line in lines[blank + 1:] if line.strip()), "")
+    return bool(_LIST_MARK.match(after)) and _MD_NOISE.sub("", before).rstrip().endswith(":")
 
 
 def split_sentences(text: str) -> list[str]:
