@@ -62,3 +62,13 @@ def test_a_nested_list_closes_its_sentence_where_the_nesting_ends() -> None:
         "If gold: 2 bags in basic; 3 bags in economy.",
         "Each extra bag is 50 dollars; Weigh every bag.",
     ]
+
+
+def test_a_list_keeps_its_introduction_across_a_blank_line() -> None:
+    text = ("A creator can apply when all of the following are true:\n\n- they are 18 or older;\n"
+            "- they have 10,000 followers.\n\nBrands apply separately.\n\n- A loose item.")
+    assert split_sentences(clean_markdown(text)) == [
+        "A creator can apply when all of the following are true: they are 18 or older; they have 10,000 followers.",
+        "Brands apply separately.",
+        "A loose item.",
+    ]
