@@ -10,7 +10,8 @@ How a draft is built:
    specialists (sentences naming "specialist", "queue", "SOP", ... are dropped, and in an
    SOP also "ticket", "agent", "internal" and "route", which a policy or FAQ may use in the
    user's own sense: "change your ticket", "internal flights"; an SOP's commands, "Do not …",
-   "Never …", and sentences about "the user" are for the desk too). Anything
+   "Never …", and sentences about "the user" are for the desk too, and so, in any document,
+   is a command about "the user" or a sentence naming both the agent and the user). Anything
    that looks like an instruction to an AI ("ignore previous instructions", "system:")
    is dropped too: a document is data, never a command.
 2. **Scores.** A cheap pre-score (lexical overlap, user-facing, the passage's retrieval
@@ -86,6 +87,14 @@ _SOP_TALK = re.compile(r"\b(?:agents?|tickets?|internal|route)\b"
                        # ("the user must first have cellular service").
                        r"|^(?:do not|don'?t|never|always)\b|\bthe (?:user|customer|caller)(?:'s)?\b",
                        re.IGNORECASE)
+#: In any document, the reader spoken of in the third person by a command or next to the
+#: staff member who acts ("Do not add bags the user does not need", "The agent must ask the
+#: customer ...") is an instruction to the desk.
+_DESK_INSTRUCTION = re.compile(
+    r"(?=.*\bthe (?:user|customer|caller)(?:'s)?\b)"
+    r"(?:^(?:do not|don'?t|never|always)\b|.*\bthe (?:agent|staff|representative|advisor)s?\b)",
+    re.IGNORECASE,
+)
 _INJECTION = re.compile(
     r"\b(?:ignore|disregard|forget) (?:all |any |the )?(?:previous|prior|above|earlier|your) (?:instructions|rules|prompts?)"
     r"|\b(?:system|assistant)\s*(?:prompt|message)?\s*:|\byou are now\b|\breveal (?:the |your )?(?:internal|system|hidden)"
@@ -198,7 +207,7 @@ def _is_qa(hit: Hit) -> bool:
 
 
 def _speaks_to_specialist(sentence: str, hit: Hit) -> bool:
-    return bool(_SPECIALIST_TALK.search(sentence) or sentence.endswith(":")
+    return bool(_SPECIALIST_TALK.search(sentence) or sentence.endswith(":") or _DESK_INSTRUCTION.match(sentence)
                 or (hit.doc_type == "sop" and _SOP_TALK.search(sentence)))
 
 

@@ -60,3 +60,18 @@ def test_a_sentence_that_repeats_part_of_a_chosen_one_is_not_said_twice(keyword_
                                                    [sop, qa], DraftOptions(length="detailed"))
 
     assert draft.text.count("must carry the Paid partnership label") == 1
+
+
+@pytest.mark.parametrize("doc_type", ["policy", "qa", "sop"])
+def test_instructions_about_the_user_stay_out_of_every_document_type(keyword_embedder, doc_type):
+    # An airline's agent policy ingested as a policy: its commands about "the user" were quoted.
+    text = ("Do not add checked bags that the user does not need. Each extra checked bag costs 50 dollars. "
+            "The agent must ask if the user wants travel insurance for the checked bags. "
+            "Never pack batteries in checked bags.")
+    draft = _draft(keyword_embedder, doc_type, text, "how much is an extra checked bag, and can I pack batteries in checked bags?")
+
+    assert "does not need" not in draft.text and "The agent" not in draft.text
+    if doc_type != "sop":
+        assert "Each extra checked bag costs 50 dollars [1]." in draft.text
+        # A command to the reader is theirs to follow.
+        assert "Never pack batteries in checked bags [1]." in draft.text
