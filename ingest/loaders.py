@@ -201,29 +201,22 @@ def _mark_pdf_headings(text: str, carried: str | None) -> tuple[str, str | None]
 
 def _html_to_markdown(html: str) -> tuple[str, str | None]:
     from bs4 import BeautifulSoup
+    from markdownify import MarkdownConverter
 
     soup = BeautifulSoup(html, "lxml")
     title = soup.title.get_text(strip=True) if soup.title else None
-    for tag in soup(["script", "style", "noscript", "template", "svg", "nav", "footer", "header", "aside", "form"]):
+    for tag in soup(["script", "style", "noscript", "template", "svg", "nav", "footer", "header", "aside", "form",
+                     "title", "head"]):
         tag.decompose()
     root = soup.find("main") or soup.find("article") or soup.body or soup
-    lines: list[str] = []
-    for element in root.find_all(["h1", "h2", "h3", "h4", "p", "li", "td", "th", "pre", "blockquote", "dt", "dd"]):
-        if element.find_parent(["li", "td", "th", "blockquote"]) is not None and element.name in ("p",):
-            continue
-        text = " ".join(element.get_text(" ", strip=True).split())
-        if not text:
-            continue
-        if element.name in ("h1", "h2", "h3", "h4"):
-            lines.append("\n" + "#" * int(element.name[1]) + " " + text + "\n")
-        elif element.name == "li":
-            lines.append("- " + text)
-        else:
-            lines.append(text + "\n")
-    if not lines:
+    # markdownify keeps what a hand-made walk lost: nested lists (indented), code blocks
+    # (fenced, so a "# comment" is no heading), tables, line breaks. Links keep their text.
+    converter = MarkdownConverter(heading_style="ATX", bullets="-", strip=["a", "img"],
+                                  escape_asterisks=False, escape_underscores=False, escape_misc=False)
+    text = re.sub(r"\n{3,}", "\n\n", converter.convert_soup(root)).strip()
+    if not text:
         text = " ".join(root.get_text(" ", strip=True).split())
-        lines = [text]
-    return "\n".join(lines), title
+    return text, title
 
 
 def load_html(path: Path, data: bytes) -> LoadedFile:
@@ -239,6 +232,7 @@ def load_docx(path: Path, data: bytes) -> LoadedFile:
 
     try:
         import docx
+        from docx.table import Table
 
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
@@ -246,29 +240,48 @@ def load_docx(path: Path, data: bytes) -> LoadedFile:
     except Exception as exc:  # noqa: BLE001 - python-docx surfaces lxml/opc errors of many types
         raise LoadError(f"corrupt or unreadable DOCX: {_first_line(exc)}")
     lines: list[str] = []
-    for paragraph in document.paragraphs:
-        text = paragraph.text.strip()
+    # Paragraphs and tables in reading order (tables used to follow all the text).
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            lines.extend(_docx_table(block))
+            continue
+        text = block.text.strip()
         if not text:
             continue
-        style = (paragraph.style.name or "").lower() if paragraph.style is not None else ""
+        style = (block.style.name or "").lower() if block.style is not None else ""
         if style.startswith("heading"):
             # Title is the document's "#"; Heading 1 sits one level below it.
             level = int(re.sub(r"\D", "", style) or "1") + 1
             lines.append("\n" + "#" * min(level, 4) + " " + text + "\n")
         elif style == "title":
             lines.append("# " + text + "\n")
+        elif style.startswith(("list bullet", "list number")):
+            # "List Bullet 2" is a sub-item: indented under the item before it.
+            depth = int(re.sub(r"\D", "", style) or "1") - 1
+            marker = "-" if "bullet" in style else "1."
+            lines.append("  " * depth + f"{marker} {text}")
         else:
+            if lines and _LIST_LINE.match(lines[-1]):
+                lines.append("")
             lines.append(text + "\n")
-    for table in document.tables:
-        for row in table.rows:
-            cells = [c.text.strip() for c in row.cells if c.text.strip()]
-            if cells:
-                lines.append(" | ".join(cells))
     meta = {}
     if document.core_properties.title:
         meta["title"] = document.core_properties.title
     return LoadedFile(sections=[Section(text="\n".join(lines))], metadata=meta, is_markdown=True,
                       raw_text="\n".join(lines))
+
+
+_LIST_LINE = re.compile(r"^\s*(?:-|1\.) ")
+
+
+def _docx_table(table) -> list[str]:
+    """A DOCX table as ``a | b`` lines, one per row (merged cells once)."""
+    rows = []
+    for row in table.rows:
+        cells = list(dict.fromkeys(c.text.strip() for c in row.cells if c.text.strip()))
+        if cells:
+            rows.append(" | ".join(cells))
+    return ["", *rows, ""] if rows else []
 
 
 def _pick(record: dict, keys: tuple[str, ...]) -> str:

@@ -121,3 +121,36 @@ def test_sidecar_metadata_is_read(tmp_path):
 
 def test_front_matter_is_optional():
     assert split_front_matter("# Title\nbody") == ({}, "# Title\nbody")
+
+
+def test_html_keeps_nested_lists_code_and_tables(tmp_path):
+    html = ("<html><body><h1>Bags</h1><h2>Allowance</h2><p>Checked bag allowance:</p><ul>"
+            "<li>If you are a <b>regular</b> member:<ul><li>0 bags in <a href='/basic'>basic</a></li>"
+            "<li>1 bag in economy</li></ul></li><li>If you are a gold member:<ul><li>2 bags in basic</li></ul></li></ul>"
+            "<pre><code># not a heading\n    indented</code></pre>"
+            "<table><tr><th>Level</th><th>Bags</th></tr><tr><td>Gold</td><td>2</td></tr></table></body></html>")
+    text = load(write(tmp_path / "bags.html", html)).sections[0].text
+    # Sub-items sit under their own item, once (they used to be flattened and repeated).
+    assert ("- If you are a **regular** member:\n  - 0 bags in basic\n  - 1 bag in economy\n"
+            "- If you are a gold member:\n  - 2 bags in basic") in text
+    assert text.count("0 bags in basic") == 1 and "/basic" not in text
+    assert "```\n# not a heading\n    indented\n```" in text
+    assert "| Gold | 2 |" in text
+
+
+def test_docx_lists_nest_and_tables_stay_in_reading_order(tmp_path):
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Bags", 1)
+    document.add_paragraph("Checked bag allowance:")
+    document.add_paragraph("If you are a regular member:", style="List Bullet")
+    document.add_paragraph("0 bags in basic", style="List Bullet 2")
+    document.add_paragraph("Open Settings", style="List Number")
+    table = document.add_table(rows=1, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "Gold", "2 bags"
+    document.add_paragraph("After the table.")
+    document.save(tmp_path / "bags.docx")
+    text = load(tmp_path / "bags.docx").sections[0].text
+    assert "Checked bag allowance:\n\n- If you are a regular member:\n  - 0 bags in basic\n1. Open Settings" in text
+    assert text.index("Gold | 2 bags") < text.index("After the table.")
