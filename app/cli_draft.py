@@ -55,6 +55,9 @@ def cmd_draft(args: argparse.Namespace) -> int:
     print(banner + "]")
     if draft.answered:
         print(f"read as a pasted thread; answering its latest customer turn: \"{textwrap.shorten(draft.answered, 160, placeholder=' …')}\"")
+    if draft.parallel_sources:
+        print("note: the knowledge base answers this question separately for " + "; ".join(draft.parallel_sources)
+              + ". Confirm which one the customer means before sending.")
     if draft.risk.level == "high":
         cats = ", ".join(draft.risk.assessment.categories)
         print(f"HIGH RISK ({cats}); follow: " + "; ".join(

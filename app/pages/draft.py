@@ -109,6 +109,11 @@ if draft.risk.level == "high":
 if draft.insufficient_guidance:
     st.warning("The knowledge base has no confident guidance for this ticket, so the draft is a holding reply. "
                "It was added to the knowledge owner's gap list.", icon=":material/help:")
+if draft.parallel_sources:
+    st.warning("The knowledge base answers this question separately for: "
+               + "; ".join(f"**{t}**" for t in draft.parallel_sources)
+               + ". The draft quotes the best match; confirm which one the customer means before sending.",
+               icon=":material/call_split:")
 if draft.fallback_reason:
     st.info(f"Drafted offline: {draft.fallback_reason}", icon=":material/cloud_off:")
 if draft.answered:

@@ -153,6 +153,9 @@ class Draft:
         answered: the customer turn the draft answers when the ticket was a pasted thread
             (:func:`kb.thread.split_pasted_thread`), so the specialist can check how it was
             read; ``None`` when the ticket was the message alone.
+        parallel_sources: titles of documents that answer the ticket's question separately
+            (one per hotel, product, plan ...; :func:`kb.drafting.parallel.parallel_answers`):
+            the specialist confirms which one the customer means.
     """
 
     text: str
@@ -170,13 +173,14 @@ class Draft:
     internal_guidance: tuple[Hit, ...] = ()
     prompt_version: str | None = None
     answered: str | None = None
+    parallel_sources: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         """The JSON shape of ``replydesk draft --json``."""
         return {"mode": self.mode, "text": self.text, "citations": [c.to_dict() for c in self.citations],
                 "risk": self.risk.to_dict(), "grounding": self.grounding.to_dict(),
                 "insufficient_guidance": self.insufficient_guidance, "redactions": self.redactions,
-                "answered": self.answered}
+                "answered": self.answered, "parallel_sources": list(self.parallel_sources)}
 
 
 @runtime_checkable

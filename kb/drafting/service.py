@@ -23,6 +23,8 @@ from kb.drafting.grounding import GroundingChecker
 from kb.drafting.llm import LLMDrafter, LLMUnavailable, cooldown_for, make_chat_model, redact_ticket
 from kb.drafting.models import Draft, DraftOptions, DraftRisk, KnowledgeGapLog, TokenCallback
 from kb.drafting.offline import OfflineDrafter
+from kb.drafting.parallel import parallel_answers
+from kb.drafting.vectors import sentence_vectors
 from kb.pii import redact
 from kb.risk import assess_risk
 from kb.thread import as_turns
@@ -142,6 +144,10 @@ def draft_reply(ticket: Ticket, retriever, settings: Settings, options: DraftOpt
     confidence = retrieval_confidence(list(hits) + list(escalation))
     escalation_found = any(not h.is_internal for h in escalation)
     insufficient = is_insufficient(confidence, settings.draft_min_confidence, escalation_found=escalation_found)
+    # One question answered per hotel / product / plan: the ticket's own subject only, or
+    # the specialist is asked to confirm which one.
+    parallel = parallel_answers(working, sentence_vectors(embedder), f"{ticket.context or ''}\n{ticket.text}")
+    working = [h for h in working if parallel.keeps(h)]
     redaction, _, _ = redact_ticket(ticket)
     offline = _offline_for(embedder, settings.draft_signature, settings.dense_context_tokens)
 
@@ -194,7 +200,8 @@ def draft_reply(ticket: Ticket, retriever, settings: Settings, options: DraftOpt
     timings["total"] = time.perf_counter() - t0
     return replace(draft, risk=risk, insufficient_guidance=insufficient, redactions=len(redaction.redactions),
                    fallback_reason=fallback_reason, timings=timings, language=language, confidence=confidence,
-                   internal_guidance=internal, answered=turns.text if turns.text != ticket.text else None)
+                   internal_guidance=internal, answered=turns.text if turns.text != ticket.text else None,
+                   parallel_sources=() if insufficient else parallel.unresolved)
 
 
 _DONE = object()

@@ -1,0 +1,92 @@
+"""Guidance that answers one question separately for different subjects is pointed out."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kb.drafting.parallel import parallel_answers
+from kb.drafting.vectors import SentenceVectors
+from kb.types import Hit
+
+
+def _hit(doc_id: str, title: str, text: str, *, audience: str = "external") -> Hit:
+    return Hit(chunk_id=f"{doc_id}::v1::0000", doc_id=doc_id, version=1, title=title, doc_type="qa", text=text,
+               score=0.03, audience=audience)
+
+
+CARDS = "Q: Do they accept credit cards?\nA: {}"
+
+
+def test_the_same_question_in_two_documents_names_both(keyword_embedder):
+    hits = [_hit("h1", "Grant Hotel", CARDS.format("Visa and Amex are accepted.")),
+            _hit("h1b", "Grant Hotel", "Q: Is there parking?\nA: Yes, 20 dollars a night."),
+            _hit("h2", "Phoenix Hotel", CARDS.format("Only cash.")),
+            _hit("h3", "Pier Inn", "Q: Is breakfast included?\nA: Yes."),
+            _hit("h4", "Card policy", "Credit cards are accepted at every hotel.")]
+    found = parallel_answers(hits, SentenceVectors(keyword_embedder))
+    assert found.titles == found.unresolved == ("Grant Hotel", "Phoenix Hotel") and found.named == ()
+    assert all(found.keeps(h) for h in hits)
+
+
+def test_one_document_internal_passages_and_prose_are_not_parallel(keyword_embedder):
+    vectors = SentenceVectors(keyword_embedder)
+    same_doc = [_hit("h1", "Grant Hotel", CARDS.format("Yes.")), _hit("h1", "Grant Hotel", CARDS.format("Yes, all."))]
+    assert parallel_answers(same_doc, vectors).titles == ()
+    internal = [_hit("h1", "Grant Hotel", CARDS.format("Yes.")),
+                _hit("h2", "Phoenix Hotel", CARDS.format("No."), audience="internal")]
+    assert parallel_answers(internal, vectors).titles == ()
+    prose = [_hit("h1", "Grant Hotel", "Credit cards are accepted."), _hit("h2", "Phoenix", "Credit cards are accepted.")]
+    assert parallel_answers(prose, vectors).titles == ()
+
+
+def test_a_conversation_that_names_one_of_them_has_said_which(keyword_embedder):
+    vectors = SentenceVectors(keyword_embedder)
+    hits = [_hit("h1", "Grant Hotel (hotel)", CARDS.format("Yes.")), _hit("h2", "Phoenix Hotel (hotel)", CARDS.format("No."))]
+    assert parallel_answers(hits, vectors, "do they take cards?").unresolved == ("Grant Hotel (hotel)",
+                                                                                "Phoenix Hotel (hotel)")
+    named = parallel_answers(hits, vectors, "I'm staying at the phoenix hotel.\ndo they take cards?")
+    assert named.unresolved == () and named.named == ("Phoenix Hotel (hotel)",)
+    # The other hotel's answer is not for this customer.
+    assert [h.title for h in hits if named.keeps(h)] == ["Phoenix Hotel (hotel)"]
+
+
+@pytest.mark.slow
+def test_a_draft_says_which_documents_answer_an_unnamed_question(tmp_path, embedder, capsys):
+    import argparse
+
+    from app.cli_draft import register
+    from ingest.pipeline import ingest_records
+    from kb.drafting.models import DraftOptions
+    from kb.drafting.service import draft_reply
+    from kb.knowledge_base import KnowledgeBase
+    from kb.retrieval import Retriever
+    from kb.types import Ticket
+    from tests.conftest import make_settings
+
+    kb = KnowledgeBase(make_settings(tmp_path / "home"), embedder=embedder)
+    hotels = ["Grant Hotel", "Phoenix Hotel", "Pier Inn"]
+    records = [(f"{h.split()[0].lower()}:{i}", h, text) for h in hotels for i, text in enumerate([
+        f"Q: Do they accept credit cards?\nA: {h} accepts Visa, Master Card and American Express.",
+        f"Q: Is there parking at {h}?\nA: Parking costs 20 dollars a night.",
+        f"Q: Are pets allowed?\nA: Pets are welcome at {h}."])]
+    assert not ingest_records(kb, records).failed
+    settings = kb.settings
+
+    unnamed = draft_reply(Ticket(text="thanks, do they take master card?"), Retriever(kb), settings, DraftOptions())
+    assert len(unnamed.parallel_sources) >= 2 and set(unnamed.parallel_sources) <= set(hotels)
+    named = draft_reply(Ticket(text="does the Phoenix Hotel take master card?"), Retriever(kb), settings,
+                        DraftOptions())
+    assert named.parallel_sources == () and {c.title for c in named.citations} == {"Phoenix Hotel"}
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", type=str)
+    parser = argparse.ArgumentParser(prog="replydesk")
+    register(parser.add_subparsers(dest="command", required=True), common)
+    args = parser.parse_args(["draft", "--home", str(settings.home), "--ticket", "do they take master card?"])
+    assert args.func(args) == 0
+    assert "note: the knowledge base answers this question separately for" in capsys.readouterr().out
+    args = parser.parse_args(["draft", "--home", str(settings.home), "--ticket", "do they take master card?", "--json"])
+    assert args.func(args) == 0
+    assert len(json.loads(capsys.readouterr().out)["parallel_sources"]) >= 2
