@@ -16,7 +16,10 @@ such as "hotel", "the" or "san francisco" aside), occurs in its text or context:
 within one edit for words of 4+ letters ("stan" for "Span"). The chance hits of the unnamed queries are added as an expectation.
 
 With ``--index DIR`` (a folder kept by ``replydesk eval retrieval --index DIR``, or a new
-one) it also runs the product's retrieval and splits its hits by named / not named.
+one) it also runs the product's retrieval and splits its hits by named / not named. With
+``--drafts`` as well, it drafts every query (offline) and counts, by named / not named, the
+drafts that carry the "answered separately for several documents" note
+(``Draft.parallel_sources``) and the drafts that cite the gold entity.
 Writes JSON to ``benchmarks/results/dstc10_headroom.json``.
 """
 
@@ -122,10 +125,32 @@ def product_hits(folder: Path, index: Path) -> dict[str, int | None]:
     return {q["query_id"]: q["first_relevant_rank"] for q in result["per_query"]["hybrid"]}
 
 
+def product_drafts(folder: Path, index: Path) -> dict[str, dict]:
+    """Per query: whether the draft carries the parallel-sources note and cites the gold entity."""
+    from kb.config import Settings
+    from kb.drafting.models import DraftOptions
+    from kb.drafting.service import draft_reply
+    from kb.knowledge_base import KnowledgeBase
+    from kb.retrieval import Retriever
+    from kb.types import Ticket
+
+    settings = Settings(_env_file=None, llm_provider="none").with_home(index)
+    retriever = Retriever(KnowledgeBase(settings))
+    out = {}
+    with (folder / "queries.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            query = json.loads(line)
+            draft = draft_reply(Ticket(text=query["text"], context=query.get("context") or None), retriever, settings,
+                                DraftOptions())
+            out[query["_id"]] = {"note": bool(draft.parallel_sources), "titles": {c.title for c in draft.citations}}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", type=Path, default=DSTC10)
     parser.add_argument("--index", type=Path, help="index folder for the product run (omit to skip it)")
+    parser.add_argument("--drafts", action="store_true", help="with --index: draft every query too")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "dstc10_headroom.json")
     args = parser.parse_args()
     if not (args.dataset / "corpus.jsonl").is_file():
@@ -146,6 +171,23 @@ def main() -> None:
             "hits_among_not_named": split[(False, True)], "not_named": fuzzy["do_not"]}
         result["misses_that_name_their_entity"] = [row["query_id"] for row in fuzzy["per_query"]
                                                    if row["names_entity"] and not (ranks.get(row["query_id"]) or 99) <= 5]
+        if args.drafts:
+            drafts = product_drafts(args.dataset, args.index)
+            split = Counter()
+            for row in fuzzy["per_query"]:
+                draft = drafts[row["query_id"]]
+                split[(row["names_entity"], draft["note"], row["entity"] in draft["titles"])] += 1
+
+            def count(**want: bool) -> int:
+                return sum(v for (named, note, gold), v in split.items()
+                           if all({"named": named, "note": note, "gold": gold}[k] == w for k, w in want.items()))
+
+            result["product_drafts"] = {
+                "drafts": fuzzy["queries"], "with_note": count(note=True),
+                "with_note_not_citing_gold": count(note=True, gold=False),
+                "not_named_with_note": count(named=False, note=True), "not_named": fuzzy["do_not"],
+                "named_with_note": count(named=True, note=True), "named": fuzzy["name_their_entity"],
+                "without_note_citing_gold": count(note=False, gold=True), "without_note": count(note=False)}
     write_result(result, args.out)
 
 
