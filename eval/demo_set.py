@@ -53,6 +53,7 @@ DEMO_THRESHOLDS: dict[str, tuple[str, float]] = {
     "drafts.relevant_coverage": ("min", 0.70),
     "drafts.cited_relevant_rate": ("min", 0.81),
     "drafts.insufficient_guidance_rate": ("max", 0.09),
+    "drafts.rouge_l": ("min", 0.42),
     "risk.recall": ("min", 0.94),
     "risk.false_flag_rate": ("max", 0.15),
 }

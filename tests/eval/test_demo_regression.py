@@ -21,7 +21,8 @@ offline drafter, default settings) with ``run_demo_eval`` over the 52 tickets of
 * drafts: grounding 1.000 (every content sentence supported), citation validity 1.000,
   relevant coverage 0.750, drafts citing a relevant document 0.865 (0.654 / 0.769 before
   the offline drafter cited the SOP that corroborates a resolved Q&A answer; the remaining
-  misses mostly cite only ``qa-resolved``), insufficient guidance 0.000;
+  misses mostly cite only ``qa-resolved``), insufficient guidance 0.000, ROUGE-L to the
+  reference replies 0.477 (0.439 before the word overlap was weighted by rarity);
 * risk (lexical + semantic, as ``draft_reply`` runs it): recall 1.000 (18/18), false-flag
   rate 0.088 (3/34: t43 threatens a regulator complaint, t44 asks for the CEO, t52 is a
   classmate's harassment), category accuracy 1.000. It was 0.147 (5/34) before a negated
