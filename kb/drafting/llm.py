@@ -129,8 +129,12 @@ class LLMDrafter:
         self.redact_handles = redact_handles
 
     def draft(self, ticket: Ticket, hits: list[Hit], options: DraftOptions, *,
-              on_token: TokenCallback | None = None, risk: RiskAssessment | None = None) -> Draft:
+              on_token: TokenCallback | None = None, risk: RiskAssessment | None = None,
+              parallel_subjects: tuple[str, ...] = ()) -> Draft:
         """Prompt the model with the external passages of ``hits`` numbered from 1.
+
+        ``parallel_subjects`` names the documents that answer the question separately when
+        the ticket does not say which one it means; the model is told to keep them apart.
 
         The returned draft's citations cover every provided passage; the service keeps the
         ones the text actually uses and removes invalid markers.
@@ -145,7 +149,7 @@ class LLMDrafter:
             risk_note = f"this ticket needs careful handling ({labels})."
         messages = build_messages(red_text, red_context, passages, tone=options.tone,
                                   length=options.length, language=language, risk_note=risk_note,
-                                  channel=options.channel)
+                                  channel=options.channel, parallel_subjects=parallel_subjects)
         try:
             if on_token is not None:
                 stream = StreamRestorer(redacted)

@@ -14,7 +14,7 @@ import re
 from kb.types import Hit
 
 #: Bump when the wording changes; stored with every LLM draft.
-PROMPT_VERSION = "draft-v2"
+PROMPT_VERSION = "draft-v3"
 
 _TAG_LOOKALIKE = re.compile(r"<\s*(/?)\s*(ticket|conversation|guidance|instructions|system|assistant|user|options|"
                             r"risk|data)\b([^>]*)>", re.IGNORECASE)
@@ -79,7 +79,8 @@ def guidance_block(n: int, hit: Hit) -> str:
 
 
 def build_messages(ticket_text: str, context: str, passages: list[Hit], *, tone: str, length: str,
-                   language: str, risk_note: str | None = None, channel: str = "email") -> list[tuple[str, str]]:
+                   language: str, risk_note: str | None = None, channel: str = "email",
+                   parallel_subjects: tuple[str, ...] = ()) -> list[tuple[str, str]]:
     """``[("system", ...), ("human", ...)]`` for a chat model.
 
     Args:
@@ -90,6 +91,8 @@ def build_messages(ticket_text: str, context: str, passages: list[Hit], *, tone:
         language: ISO 639-1 code of the reply.
         risk_note: optional plain-language hint ("the user may be at risk of self-harm").
         channel: where the reply goes (:data:`kb.drafting.models.CHANNELS`).
+        parallel_subjects: titles of documents that answer the question separately, none of
+            which the ticket names (:func:`kb.drafting.parallel.parallel_answers`).
     """
     system = SYSTEM_PROMPT.format(tone=TONE_RULES[tone], length_rule=LENGTH_RULES[length],
                                   language=LANGUAGE_NAMES.get(language, language), channel_rule=CHANNEL_RULES[channel])
@@ -101,5 +104,10 @@ def build_messages(ticket_text: str, context: str, passages: list[Hit], *, tone:
     if risk_note:
         parts.append(f"Note from the specialist: {risk_note} Use the matching guidance passages carefully, and keep "
                      "every safety step they give (emergency numbers, crisis lines) whatever the length or channel.")
+    if parallel_subjects:
+        names = "; ".join(escape_data(title) for title in parallel_subjects)
+        parts.append(f"Note from the specialist: the guidance answers this question separately for: {names}. The "
+                     "ticket does not say which one the customer means: give each answer with the name it belongs "
+                     "to, or ask which one they mean. Never present one's answer as if it applied to another.")
     parts.append("Write the reply now, citing passages as [n].")
     return [("system", system), ("human", "\n\n".join(parts))]

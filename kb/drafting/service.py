@@ -176,7 +176,8 @@ def draft_reply(ticket: Ticket, retriever, settings: Settings, options: DraftOpt
         draft = None
         if drafter is not None:
             try:
-                draft = drafter.draft(ticket, working, options, on_token=on_token, risk=assessment)
+                draft = drafter.draft(ticket, working, options, on_token=on_token, risk=assessment,
+                                      parallel_subjects=parallel.unresolved)
             except LLMUnavailable as exc:
                 fallback_reason = f"LLM call failed: {exc}"
                 cooldown.record_failure(exc)

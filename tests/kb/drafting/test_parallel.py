@@ -76,6 +76,23 @@ def test_a_draft_says_which_documents_answer_an_unnamed_question(tmp_path, embed
 
     unnamed = draft_reply(Ticket(text="thanks, do they take master card?"), Retriever(kb), settings, DraftOptions())
     assert len(unnamed.parallel_sources) >= 2 and set(unnamed.parallel_sources) <= set(hotels)
+    # An LLM is told the same, and drafts from every subject's answer.
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    class Recording(GenericFakeChatModel):
+        seen: list = []
+
+        def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+            self.seen.append(messages)
+            return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+
+    model = Recording(messages=iter([AIMessage(content="Which hotel do you mean? Grant Hotel takes Master Card [1].")]))
+    model.seen = []
+    by_llm = draft_reply(Ticket(text="thanks, do they take master card?"), Retriever(kb), settings, DraftOptions(),
+                         llm=model)
+    assert by_llm.mode == "llm" and by_llm.parallel_sources == unnamed.parallel_sources
+    assert f"separately for: {'; '.join(unnamed.parallel_sources)}" in model.seen[0][1].content
     named = draft_reply(Ticket(text="does the Phoenix Hotel take master card?"), Retriever(kb), settings,
                         DraftOptions())
     assert named.parallel_sources == () and {c.title for c in named.citations} == {"Phoenix Hotel"}
