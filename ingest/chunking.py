@@ -65,7 +65,8 @@ class Chunker:
                 length_function=self.count_tokens,
                 # Line ends before paragraph breaks: paragraph-first cuts leave short intro
                 # paragraphs on their own, and the lead-in a cut list carries covers lists.
-                separators=["\n", ". ", "? ", "! ", "; ", ", ", " ", ""],
+                # A sentence ends after a word, never after a list number ("1. Open ...").
+                separators=["\n", r"(?<=[^\W\d_][.!?]) ", "; ", ", ", " ", ""], is_separator_regex=True,
             )
         return self._splitters[budget]
 

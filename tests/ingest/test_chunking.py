@@ -129,3 +129,35 @@ def test_list_lead_in_walks_to_the_outermost_introduction():
     assert list_lead_in(text, text.index("- silver")) == "Allowance:"
     assert list_lead_in(text, 0) == ""
     assert list_lead_in("Plain paragraph\n- a\n- b", len("Plain paragraph\n- a\n")) == ""
+
+
+def test_random_markdown_loses_no_line_and_never_splits_off_a_list_number():
+    import random
+
+    rnd = random.Random(5)
+    vocabulary = "refund payout hold days creator gift coins bank card appeal strike".split()
+
+    def line() -> str:
+        text = " ".join(rnd.choice(vocabulary) for _ in range(rnd.randint(1, 25)))
+        kind = rnd.random()
+        if kind < 0.3:
+            return "  " * rnd.randint(0, 2) + rnd.choice(["-", "*", "1.", "2)"]) + " " + text + rnd.choice(["", ":", "."])
+        if kind < 0.35:
+            return rnd.choice(["#", "##", "###", "#####"]) + " " + " ".join(text.split()[:4])
+        return rnd.choice(["", "```"]) if kind < 0.42 else text + rnd.choice([".", ":", "", "!"])
+
+    from ingest.chunking import split_markdown
+
+    for _ in range(150):
+        body = "\n".join(line() for _ in range(rnd.randint(1, 100)))
+        chunker = Chunker(words, max_tokens=rnd.choice([80, 256]), chunk_tokens=rnd.choice([40, 200]),
+                          overlap_tokens=rnd.choice([0, 16]))
+        chunks = chunker.chunk(markdown(body), META)
+        joined = "\n".join(c.text for c in chunks)
+        for chunk in chunks:
+            assert words(chunk.text) <= chunker._budget(META.title, chunk.section), chunk.text
+            # A long numbered item is cut after a word, never between "1" and ". ...".
+            assert not chunk.text.lstrip().startswith(". ") and chunk.text.strip() not in {"1", "2"}
+        for _path, text in split_markdown(body):
+            for source_line in text.splitlines():
+                assert source_line.strip()[:30] in joined, source_line
