@@ -29,6 +29,8 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _LIST_ITEM = re.compile(r"^(\s*)(?:[-*+]|\d{1,3}[.)])\s+\S")
 #: A line that introduces what follows: "Checked bag allowance:", "**If gold:**".
 _LEAD_IN = re.compile(r":(?:\*\*|__|\*|_)?\s*$")
+_NUMBER_MARK = re.compile(r"^(\s*\d{1,3}[.)]) ", re.MULTILINE)
+_PROTECTED_MARK = re.compile(r"^(\s*\d{1,3}[.)])\u00a0", re.MULTILINE)
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z*_])")
 #: Model window minus [CLS]/[SEP].
 _SPECIAL_TOKENS = 2
@@ -65,8 +67,9 @@ class Chunker:
                 length_function=self.count_tokens,
                 # Line ends before paragraph breaks: paragraph-first cuts leave short intro
                 # paragraphs on their own, and the lead-in a cut list carries covers lists.
-                # A sentence ends after a word, never after a list number ("1. Open ...").
-                separators=["\n", r"(?<=[^\W\d_][.!?]) ", "; ", ", ", " ", ""], is_separator_regex=True,
+                separators=["\n", ". ", "? ", "! ", "; ", ", ", " ", ""],
+                # A sentence keeps its own full stop (the default moves it to the next piece).
+                keep_separator="end",
             )
         return self._splitters[budget]
 
@@ -81,11 +84,13 @@ class Chunker:
             return []
         if self.count_tokens(text) <= budget:
             return [text]
+        # A numbered item's "1. " is no sentence end: the splitter must not cut "1" off it.
+        text = _NUMBER_MARK.sub("\\1\u00a0", text)
         pieces = self._split(text, budget)
         reserve = max((self.count_tokens(lead) + 1 for lead, _ in pieces if lead), default=0)
         if reserve and any(self.count_tokens(f"{lead}\n{body}") > budget for lead, body in pieces if lead):
             pieces = self._split(text, max(budget // 2, budget - reserve))
-        return [self._with_lead_in(lead, body, budget) for lead, body in pieces]
+        return [_PROTECTED_MARK.sub("\\1 ", self._with_lead_in(lead, body, budget)) for lead, body in pieces]
 
     def _split(self, text: str, budget: int) -> list[tuple[str, str]]:
         """Pieces of ``text`` within ``budget``, each with the lines that introduce its list."""

@@ -161,3 +161,14 @@ def test_random_markdown_loses_no_line_and_never_splits_off_a_list_number():
         for _path, text in split_markdown(body):
             for source_line in text.splitlines():
                 assert source_line.strip()[:30] in joined, source_line
+
+
+def test_a_long_paragraph_is_cut_at_sentence_ends_that_keep_their_stops():
+    body = "## Fees\n\n" + "Extra bags cost USD 50. Heavy bags cost 100 dollars more. " * 30
+    body += "\n1. " + "Open the booking page and choose bags. " * 20
+    chunks = Chunker(words, max_tokens=80, chunk_tokens=40, overlap_tokens=0).chunk(markdown(body), META)
+    assert len(chunks) > 5
+    for chunk in chunks:
+        assert chunk.text[0].isalnum() and chunk.text.endswith("."), chunk.text
+    assert sum(c.text.startswith("1. Open the booking page") for c in chunks) == 1
+    assert "\u00a0" not in "".join(c.text for c in chunks)
