@@ -241,7 +241,9 @@ def _lexical(ticket_tokens: set[str], sentence: str, weights: dict[str, float] |
         return len(mine & ticket_tokens) / (len(mine) * len(ticket_tokens)) ** 0.5
 
     def weight(words: set[str]) -> float:
-        return sum(weights.get(w, 1.0) for w in words)
+        # In sorted order: a set's order changes with the hash seed, and so would the last bit
+        # of the sum, and with it a near tie between two sentences.
+        return math.fsum(weights.get(w, 1.0) for w in sorted(words))
 
     return weight(mine & ticket_tokens) / (weight(mine) * weight(ticket_tokens)) ** 0.5
 
