@@ -23,7 +23,7 @@ from kb.drafting.grounding import GroundingChecker
 from kb.drafting.llm import LLMDrafter, LLMUnavailable, cooldown_for, make_chat_model, redact_ticket
 from kb.drafting.models import Draft, DraftOptions, DraftRisk, KnowledgeGapLog, TokenCallback
 from kb.drafting.offline import OfflineDrafter
-from kb.drafting.parallel import parallel_answers
+from kb.drafting.parallel import ParallelAnswers, parallel_answers
 from kb.drafting.vectors import sentence_vectors
 from kb.pii import redact
 from kb.risk import assess_risk
@@ -145,8 +145,9 @@ def draft_reply(ticket: Ticket, retriever, settings: Settings, options: DraftOpt
     escalation_found = any(not h.is_internal for h in escalation)
     insufficient = is_insufficient(confidence, settings.draft_min_confidence, escalation_found=escalation_found)
     # One question answered per hotel / product / plan: the ticket's own subject only, or
-    # the specialist is asked to confirm which one.
-    parallel = parallel_answers(working, sentence_vectors(embedder), f"{ticket.context or ''}\n{ticket.text}")
+    # the specialist is asked to confirm which one (a holding reply quotes nothing).
+    parallel = ParallelAnswers() if insufficient else parallel_answers(
+        working, sentence_vectors(embedder), f"{ticket.context or ''}\n{ticket.text}")
     working = [h for h in working if parallel.keeps(h)]
     redaction, _, _ = redact_ticket(ticket)
     offline = _offline_for(embedder, settings.draft_signature, settings.dense_context_tokens)
@@ -202,7 +203,7 @@ def draft_reply(ticket: Ticket, retriever, settings: Settings, options: DraftOpt
     return replace(draft, risk=risk, insufficient_guidance=insufficient, redactions=len(redaction.redactions),
                    fallback_reason=fallback_reason, timings=timings, language=language, confidence=confidence,
                    internal_guidance=internal, answered=turns.text if turns.text != ticket.text else None,
-                   parallel_sources=() if insufficient else parallel.unresolved)
+                   parallel_sources=parallel.unresolved)
 
 
 _DONE = object()
