@@ -159,9 +159,10 @@ def test_specialist_drafts_and_sends_then_reviewer_scores(demo_server, page):
     page.get_by_role("button", name="Sign in").wait_for()
     _sign_in(page, url, "reviewer", "demo-reviewer", "QA review")
     page.get_by_text("Draft → sent reply").wait_for()
-    accuracy = page.get_by_role("slider").first
-    accuracy.focus()
-    accuracy.press("End")
+    # By its label, once the rubric is drawn: ".first" once caught the page mid-render and
+    # the key went to another slider.
+    page.get_by_role("slider", name="Citation correctness").wait_for()
+    page.get_by_role("slider", name="Accuracy").press("End")
     page.get_by_label("Comment").fill("Accurate, cites the payout SOP.")
     _shot(page, "04-review.png")
     page.get_by_role("button", name="Submit score").click()
