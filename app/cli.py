@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from kb.config import Settings
-from kb.types import NotFoundError
+from kb.types import NotFoundError, SetupError
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -52,13 +52,43 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(report.to_dict())
     else:
+        rechunked = f"{report.rechunked} re-chunked (new chunking rules or sizes), " if report.rechunked else ""
         print(f"ingested {report.ingested} document(s), {report.chunks} chunk(s); "
-              f"{report.skipped_unchanged} unchanged, {report.superseded} superseded, "
+              f"{report.skipped_unchanged} unchanged, {rechunked}{report.superseded} superseded, "
               f"{len(report.failed)} failed ({report.seconds:.1f}s)")
     return 1 if report.failed else 0
 
 
 # ---- search ---------------------------------------------------------------------------
+def cmd_reindex(args: argparse.Namespace) -> int:
+    kb = _open_kb(_settings(args))
+    bar = None
+    if not args.no_progress and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=kb.catalog.counts()["chunks"], unit="chunk", desc="reindex", file=sys.stderr,
+                   dynamic_ncols=True)
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+    try:
+        report = kb.reindex(progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        _print_json({"chunks": report.chunks, "model": report.model, "dimension": report.dimension,
+                     "previous_model": report.previous_model, "seconds": round(report.seconds, 3)})
+    else:
+        before = f" (were: '{report.previous_model}')" if report.previous_model else ""
+        print(f"re-embedded {report.chunks} chunk(s) with '{report.model}', {report.dimension} dimensions"
+              f"{before} ({report.seconds:.1f}s)")
+    return 0
+
+
 def _filters(args: argparse.Namespace):
     from kb.types import SearchFilters
 
@@ -205,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_ingest)
 
+    p = sub.add_parser("reindex", parents=[common], help="re-embed every document with the configured embedding "
+                                                         "model (after changing REPLYDESK_EMBEDDING_MODEL)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_reindex)
+
     p = sub.add_parser("search", parents=[common], help="search the knowledge base")
     p.add_argument("text")
     p.add_argument("--context", help="earlier conversation of the ticket")
@@ -261,6 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except NotFoundError as exc:
         return _fail(str(exc), 1)
+    except SetupError as exc:
+        return _fail(str(exc), 2)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
 

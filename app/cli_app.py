@@ -99,7 +99,7 @@ def load_demo(settings: Settings, *, progress: bool = False, kb=None) -> dict:
     so a second run does not try to put version 1 back over version 2.
 
     Returns:
-        ``{"ingested", "unchanged", "failed", "accounts_created", "accounts"}``.
+        ``{"ingested", "unchanged", "rechunked", "failed", "accounts_created", "accounts"}``.
     """
     from ingest.pipeline import Ingestor
     from kb.knowledge_base import KnowledgeBase
@@ -119,6 +119,7 @@ def load_demo(settings: Settings, *, progress: bool = False, kb=None) -> dict:
     store.audit("demo_load", username="cli", target=str(DEMO_KB),
                 details={"ingested": ingested, "accounts_created": created})
     return {"ingested": ingested, "unchanged": sum(r.skipped_unchanged for r in reports),
+            "rechunked": sum(r.rechunked for r in reports),
             "failed": [{"path": f.path, "error": f.error} for r in reports for f in r.failed],
             "accounts_created": created,
             "accounts": [{"username": u, "role": r, "password": p} for u, r, _, p in accounts.DEMO_ACCOUNTS]}
@@ -132,8 +133,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
+        rechunked = f"{result['rechunked']} re-chunked, " if result["rechunked"] else ""
         print(f"demo knowledge base: {result['ingested']} document(s) ingested, {result['unchanged']} unchanged, "
-              f"{len(result['failed'])} failed (home {settings.home})")
+              f"{rechunked}{len(result['failed'])} failed (home {settings.home})")
         print("demo accounts (username / password / role):")
         for account in result["accounts"]:
             print(f"  {account['username']:<12} {account['password']:<18} {account['role']}")

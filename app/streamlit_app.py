@@ -17,6 +17,7 @@ import streamlit as st  # noqa: E402
 
 from app import ui  # noqa: E402
 from kb.auth import PermissionDenied, can  # noqa: E402
+from kb.types import SetupError  # noqa: E402
 
 _HERE = Path(__file__).resolve().parent
 
@@ -62,6 +63,9 @@ def main() -> None:
     except PermissionDenied as exc:
         # Services check roles themselves; this only turns a refusal into a readable message.
         st.error(f"Not allowed: {exc}", icon=":material/block:")
+    except SetupError as exc:
+        # The model or the index is not usable as configured: say how to fix it, not a traceback.
+        st.error(f"replydesk cannot work with this setup: {exc}", icon=":material/error:")
 
 
 main()

@@ -37,6 +37,20 @@ _SPECIAL_TOKENS = 2
 _MIN_BUDGET = 48
 
 
+#: Version of the rules below. Raise it whenever a change makes the same document give other
+#: chunks: the next ingest then cuts every unchanged document again (see ingest.pipeline).
+CHUNKING_RULES = 2
+
+
+def chunking_signature(chunk_tokens: int, overlap_tokens: int) -> str:
+    """What a document's chunks depend on besides its text: the rules and the configured sizes.
+
+    Stored with each version (``DocumentMeta.chunking``); no model is needed to compute it,
+    so an ingest of unchanged files stays fast.
+    """
+    return f"rules {CHUNKING_RULES}; {chunk_tokens} tokens, {overlap_tokens} overlap"
+
+
 def chunk_id(doc_id: str, version: int, ordinal: int) -> str:
     """Deterministic chunk id: same document, version and position give the same id."""
     return f"{doc_id}::v{version}::{ordinal:04d}"

@@ -13,6 +13,7 @@ reason and never touches the stores; everything else carries on.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import queue
 import re
@@ -24,11 +25,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from ingest.chunking import Chunker
+from ingest.chunking import Chunker, chunking_signature
 from kb.language import detect_language
 from ingest.loaders import SUPPORTED_EXTENSIONS, LoadedFile, LoadError, is_sidecar, load_file, read_sidecar
 from kb.knowledge_base import KnowledgeBase
-from kb.types import DOC_TYPES, Chunk, DocumentMeta, IngestFailure, IngestReport, Section
+from kb.types import DOC_TYPES, Chunk, DocumentMeta, IngestFailure, IngestReport, Section, SetupError
 
 #: Chunks encoded per step at most; large steps let the model sort by length across files.
 MAX_ENCODE_STEP = 2048
@@ -77,6 +78,8 @@ class PreparedDocument:
     meta: DocumentMeta
     chunks: tuple[Chunk, ...]
     supersedes: bool
+    #: The active version cut again under new chunking rules (same version, same text).
+    rechunk: bool = False
 
 
 def discover(paths: Sequence[Path | str]) -> tuple[list[tuple[Path, Path]], list[IngestFailure]]:
@@ -139,6 +142,8 @@ class Ingestor:
         self.progress = progress
         self._chunker: Chunker | None = None
         self._stop = threading.Event()
+        self._setup_error: SetupError | None = None
+        self.chunking = chunking_signature(self.settings.chunk_tokens, self.settings.chunk_overlap_tokens)
 
     @property
     def chunker(self) -> Chunker:
@@ -170,11 +175,13 @@ class Ingestor:
         """Ingest prepared sources (files or in-memory records)."""
         started = time.perf_counter()
         self._stop.clear()
+        self._setup_error = None
         report = IngestReport(failed=list(initial_failures))
         states = self.kb.catalog.document_states()
+        active_metas = self.kb.catalog.active_metas()
         work: queue.Queue = queue.Queue(maxsize=4 * MAX_ENCODE_STEP)
         done = object()
-        reader = threading.Thread(target=self._read_all, args=(sources, defaults, states, work, done),
+        reader = threading.Thread(target=self._read_all, args=(sources, defaults, (states, active_metas), work, done),
                                   name="ingest-reader", daemon=True)
         writes: queue.Queue = queue.Queue(maxsize=2)
         writer_errors: list[BaseException] = []
@@ -193,7 +200,11 @@ class Ingestor:
             reader.join()
             if bar is not None:
                 bar.close()
-        if report.ingested or report.superseded:
+        if self._setup_error is not None:
+            # Not one file's fault (say, another embedding model than the stored vectors'):
+            # every file would fail the same way, so the run stops with the one message.
+            raise self._setup_error
+        if report.ingested or report.superseded or report.rechunked:
             self.kb.rebuild_lexical()
         else:
             self.kb.ensure_lexical()
@@ -208,14 +219,17 @@ class Ingestor:
 
         return tqdm(total=total, unit="doc", desc="ingest", file=sys.stderr, dynamic_ncols=True)
 
-    def _read_all(self, sources, defaults, states, work: queue.Queue, done) -> None:
+    def _read_all(self, sources, defaults, known, work: queue.Queue, done) -> None:
         seen: dict[str, str] = {}
         try:
             for source in sources:
                 if self._stop.is_set():
                     return
                 try:
-                    work.put(self._prepare(source, defaults, states, seen))
+                    work.put(self._prepare(source, defaults, known, seen))
+                except SetupError as exc:
+                    self._setup_error = exc
+                    return
                 except LoadError as exc:
                     work.put(IngestFailure(source.label, str(exc)))
                 except Exception as exc:  # noqa: BLE001 - one bad file must not stop the job
@@ -232,7 +246,8 @@ class Ingestor:
         except queue.Empty:
             pass
 
-    def _prepare(self, source: Source, defaults: MetadataDefaults, states, seen: dict[str, str]) -> PreparedDocument | str:
+    def _prepare(self, source: Source, defaults: MetadataDefaults, known,
+                 seen: dict[str, str]) -> PreparedDocument | str:
         if source.loaded is not None:
             loaded, file_meta = source.loaded, dict(source.metadata)
             digest_source = loaded.raw_text or "\n".join(s.text for s in loaded.sections)
@@ -258,9 +273,18 @@ class Ingestor:
             raise LoadError(f"doc_id '{doc_id}' is also used by {seen[doc_id]} in this run; "
                             "ingest one version at a time")
         seen[doc_id] = source.label
+        states, active_metas = known
         active, active_sha, latest = states.get(doc_id, (None, None, 0))
         if active is not None and active_sha == sha:
-            return "unchanged"
+            current = active_metas.get(doc_id)
+            if current is None or current.chunking == self.chunking:
+                return "unchanged"
+            # Same text, cut under older rules or sizes: cut it again, keeping its version.
+            meta = dataclasses.replace(current, chunking=self.chunking)
+            chunks = tuple(self.chunker.chunk(loaded, meta))
+            if not chunks:
+                raise LoadError("no text left after chunking")
+            return PreparedDocument(label=source.label, meta=meta, chunks=chunks, supersedes=False, rechunk=True)
         meta = self._resolve_meta(doc_id, source, loaded, file_meta, defaults, sha, active, latest)
         chunks = tuple(self.chunker.chunk(loaded, meta))
         if not chunks:
@@ -298,6 +322,7 @@ class Ingestor:
             source_file=str(source.path) if source.path else source.label,
             sha256=sha, audience=audience,
             review_by=_text(file_meta.get("review_by")) or defaults.review_by,
+            chunking=self.chunking,
         )
 
     def _encode_loop(self, work: queue.Queue, done, writes: queue.Queue, report: IngestReport, bar) -> None:
@@ -364,7 +389,9 @@ class Ingestor:
                     report.failed.append(IngestFailure(doc.label, f"could not be stored: {exc}"))
                 errors.append(exc)
                 continue
-            report.ingested += len(batch)
+            rechunked = sum(doc.rechunk for doc in batch)
+            report.rechunked += rechunked
+            report.ingested += len(batch) - rechunked
             report.superseded += len(superseded)
             report.chunks += sum(len(doc.chunks) for doc in batch)
             report.doc_ids.extend(doc.meta.doc_id for doc in batch)

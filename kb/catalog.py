@@ -83,6 +83,15 @@ class StateRow(Base):
     value: Mapped[int] = mapped_column(Integer)
 
 
+class IndexInfoRow(Base):
+    """Facts about how the searchable index was built (the embedding model's fingerprint)."""
+
+    __tablename__ = "kb_index_info"
+
+    key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
 # Built once: constructing a statement per call costs more than running it (~0.2 ms of ~0.27 ms
 # for a five-chunk lookup), and both run on every search.
 _GENERATION = select(StateRow.value).where(StateRow.key == "generation")
@@ -108,7 +117,8 @@ class Catalog:
         self.url = url
         self._sessions: sessionmaker = session_factory(url)
         self._engine = self._sessions.kw["bind"]
-        # A version's metadata never changes once written, so parsed copies can be kept.
+        # A version's metadata never changes once written (a re-chunk changes only its `chunking`,
+        # which chunks do not carry), so parsed copies can be kept.
         self._meta_cache: dict[tuple[str, int], DocumentMeta] = {}
 
     def session(self) -> Session:
@@ -147,6 +157,47 @@ class Catalog:
                       & (VersionRow.version == DocumentRow.active_version), isouter=True)
             )
             return {doc_id: (active, sha, latest) for doc_id, active, latest, sha in rows}
+
+    def active_metas(self) -> dict[str, DocumentMeta]:
+        """``doc_id -> metadata`` of every active version."""
+        with self.session() as session:
+            rows = session.execute(
+                select(VersionRow.doc_id, VersionRow.meta_json)
+                .join(DocumentRow, (DocumentRow.doc_id == VersionRow.doc_id)
+                      & (DocumentRow.active_version == VersionRow.version))
+            )
+            return {doc_id: VersionRow(meta_json=meta_json).meta for doc_id, meta_json in rows}
+
+    def version_chunk_ids(self, doc_id: str, version: int) -> list[str]:
+        """Ids of one version's chunks, in order."""
+        with self.session() as session:
+            return list(session.execute(
+                select(ChunkRow.chunk_id).where(ChunkRow.doc_id == doc_id, ChunkRow.version == version)
+                .order_by(ChunkRow.ordinal)).scalars())
+
+    def sample_active_chunks(self, n: int) -> list[Chunk]:
+        """Up to ``n`` chunks of active versions, the same ones on every call."""
+        with self.session() as session:
+            rows = session.execute(
+                select(ChunkRow, VersionRow.meta_json)
+                .join(DocumentRow, (DocumentRow.doc_id == ChunkRow.doc_id)
+                      & (DocumentRow.active_version == ChunkRow.version))
+                .join(VersionRow, (VersionRow.doc_id == ChunkRow.doc_id) & (VersionRow.version == ChunkRow.version))
+                .order_by(ChunkRow.chunk_id).limit(n)
+            ).all()
+            return [chunk_from_rows(chunk, VersionRow(meta_json=meta_json).meta) for chunk, meta_json in rows]
+
+    def index_info(self, key: str) -> str | None:
+        """A stored fact about the index (see :class:`IndexInfoRow`), or None."""
+        with self._engine.connect() as connection:
+            return connection.execute(select(IndexInfoRow.value).where(IndexInfoRow.key == key)).scalar()
+
+    def set_index_info(self, key: str, value: str, *, bump: bool = False) -> None:
+        """Store a fact about the index; ``bump`` also starts a new generation (the index changed)."""
+        with self.session() as session, session.begin():
+            session.merge(IndexInfoRow(key=key, value=value))
+            if bump:
+                self._bump(session)
 
     def list_documents(self, *, include_retired: bool = False) -> list[dict]:
         """Documents with their active (or latest) version's metadata."""
@@ -259,7 +310,11 @@ class Catalog:
                     doc = DocumentRow(doc_id=meta.doc_id, active_version=None, latest_version=0,
                                       title=meta.title, doc_type=meta.doc_type)
                     session.add(doc)
-                if doc.active_version is not None:
+                ingested_at = now
+                if doc.active_version == meta.version:
+                    # The active version cut again (new chunking rules): same version, new chunks.
+                    ingested_at = session.get(VersionRow, (meta.doc_id, meta.version)).ingested_at
+                elif doc.active_version is not None:
                     session.execute(update(VersionRow).where(
                         VersionRow.doc_id == meta.doc_id, VersionRow.version == doc.active_version
                     ).values(status="superseded", status_changed_at=now))
@@ -268,7 +323,7 @@ class Catalog:
                 meta_dict["tags"] = list(meta.tags)
                 session.merge(VersionRow(doc_id=meta.doc_id, version=meta.version, meta_json=json.dumps(meta_dict),
                                          sha256=meta.sha256, status="active", chunk_count=len(chunks),
-                                         ingested_at=now, status_changed_at=now))
+                                         ingested_at=ingested_at, status_changed_at=now))
                 session.execute(ChunkRow.__table__.delete().where(
                     ChunkRow.doc_id == meta.doc_id, ChunkRow.version == meta.version))
                 session.add_all(ChunkRow(chunk_id=c.chunk_id, doc_id=c.doc_id, version=c.version,

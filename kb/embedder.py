@@ -17,16 +17,17 @@ from typing import TYPE_CHECKING, Callable, Protocol, Sequence, runtime_checkabl
 from langchain_core.embeddings import Embeddings
 
 from kb.config import BUNDLED_MODEL_NAME, BUNDLED_MODEL_SHA256, Settings
+from kb.types import SetupError
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
 
-class ModelIntegrityError(RuntimeError):
+class ModelIntegrityError(SetupError):
     """The model weights on disk are not the ones we pinned."""
 
 
-class ModelNotFoundError(RuntimeError):
+class ModelNotFoundError(SetupError):
     """The configured model cannot be found locally."""
 
 

@@ -6,6 +6,7 @@ default, a Chroma server (``HttpClient``) works through the same code.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from typing import Any, Sequence
@@ -142,6 +143,27 @@ class ExactDenseIndex:
         return best_first([(chunk_ids[i], float(scores[i])) for i in top])
 
 
+def _reopen_when_replaced(method):
+    """Retry once on a fresh handle when the collection was replaced (``replydesk reindex``)
+    since this store opened it: the old handle then names a deleted collection."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as exc:
+            from chromadb.errors import NotFoundError as ChromaNotFound
+
+            if not isinstance(exc, ChromaNotFound):
+                raise
+            # get, not create: in the moment between the swap's two steps, creating one
+            # would take the name the new collection is about to be given.
+            self.collection = self.client.get_collection(name=self.name, embedding_function=None)
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class VectorStore:
     """Dense index of active chunks in one Chroma collection (cosine space)."""
 
@@ -150,18 +172,43 @@ class VectorStore:
 
     def __init__(self, client, collection: str, *, ef_search: int = 400) -> None:
         self.client = client
+        self.name = collection
+        self.ef_search = ef_search
+        self.collection = self._open()
+
+    def _open(self):
         # Only the configuration, not legacy "hnsw:*" metadata beside it: Chroma then ignores
         # the space given in the configuration and builds an L2 index.
-        self.collection = client.get_or_create_collection(
-            name=collection, configuration={"hnsw": {"space": "cosine", "ef_search": ef_search}},
+        collection = self.client.get_or_create_collection(
+            name=self.name, configuration={"hnsw": {"space": "cosine", "ef_search": self.ef_search}},
             embedding_function=None,
         )
-        hnsw = (self.collection.configuration or {}).get("hnsw") or {}
-        if hnsw.get("ef_search") != ef_search:
+        hnsw = (collection.configuration or {}).get("hnsw") or {}
+        if hnsw.get("ef_search") != self.ef_search:
             # A collection made earlier keeps its own value; this must run before the first
             # query, which loads the index with the value it then has.
-            self.collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
+            collection.modify(configuration={"hnsw": {"ef_search": self.ef_search}})
+        return collection
 
+    def staging(self) -> "VectorStore":
+        """A new, empty store beside this one, for :meth:`replace_with` (a leftover one is emptied)."""
+        name = f"{self.name}-reindex"
+        if any(getattr(c, "name", c) == name for c in self.client.list_collections()):
+            self.client.delete_collection(name)
+        return VectorStore(self.client, name, ef_search=self.ef_search)
+
+    def replace_with(self, staging: "VectorStore") -> None:
+        """Make ``staging``'s vectors this store's: this collection is dropped, ``staging``'s renamed.
+
+        Chroma has no atomic swap; between the two calls (milliseconds) a dense query finds no
+        collection and other processes reopen it by name on their next call.
+        """
+        self.client.delete_collection(self.name)
+        staging.collection.modify(name=self.name)
+        self.collection = staging.collection
+        staging.name = self.name
+
+    @_reopen_when_replaced
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Upsert chunks with their vectors (idempotent: ids are deterministic)."""
         for start in range(0, len(chunks), self.WRITE_BATCH):
@@ -173,18 +220,28 @@ class VectorStore:
                 metadatas=[chunk_metadata(c) for c in part],
             )
 
+    @_reopen_when_replaced
     def delete_version(self, doc_id: str, version: int) -> None:
         """Remove one version's chunks from the searchable index."""
         self.collection.delete(where={"$and": [{"doc_id": doc_id}, {"version": version}]})
 
+    @_reopen_when_replaced
+    def delete_ids(self, chunk_ids: Sequence[str]) -> None:
+        """Remove chunks by id."""
+        for start in range(0, len(chunk_ids), self.WRITE_BATCH):
+            self.collection.delete(ids=list(chunk_ids[start:start + self.WRITE_BATCH]))
+
+    @_reopen_when_replaced
     def delete_doc(self, doc_id: str) -> None:
         """Remove every chunk of ``doc_id``."""
         self.collection.delete(where={"doc_id": doc_id})
 
+    @_reopen_when_replaced
     def count(self) -> int:
         """Number of stored vectors."""
         return self.collection.count()
 
+    @_reopen_when_replaced
     def query(self, vector: np.ndarray, n: int, filters: SearchFilters | None = None) -> list[tuple[str, float]]:
         """Nearest chunks as ``(chunk_id, cosine similarity)``, best first."""
         # Chroma clamps n_results to what is there (and answers an empty collection with no
@@ -196,6 +253,7 @@ class VectorStore:
         distances = result["distances"][0]
         return best_first([(cid, 1.0 - float(d)) for cid, d in zip(ids, distances)])
 
+    @_reopen_when_replaced
     def unit_vectors(self, chunk_ids: Sequence[str], batch: int = 2000) -> tuple[np.ndarray, np.ndarray]:
         """``(matrix, present)``: the stored vectors of ``chunk_ids`` normalised to unit length,
         one row per id in order (zeros where an id has no vector, ``present`` False)."""

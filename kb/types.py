@@ -35,6 +35,13 @@ class NotFoundError(KeyError):
         return str(self.args[0])
 
 
+class SetupError(RuntimeError):
+    """The installation or configuration stops the work; the message says how to fix it.
+
+    Edges (CLI, app) show it as a plain error instead of a traceback.
+    """
+
+
 @dataclass(frozen=True)
 class DocumentMeta:
     """Metadata describing one version of a source document."""
@@ -52,6 +59,8 @@ class DocumentMeta:
     sha256: str = ""
     audience: str = "external"
     review_by: str | None = None
+    #: The chunking rules and sizes the version's chunks were cut with (None: before this was recorded).
+    chunking: str | None = None
 
 
 @dataclass(frozen=True)
@@ -160,6 +169,7 @@ class IngestReport:
 
     ingested: int = 0
     skipped_unchanged: int = 0
+    rechunked: int = 0
     superseded: int = 0
     chunks: int = 0
     failed: list[IngestFailure] = field(default_factory=list)
@@ -172,6 +182,7 @@ class IngestReport:
         return {
             "ingested": self.ingested,
             "skipped_unchanged": self.skipped_unchanged,
+            "rechunked": self.rechunked,
             "superseded": self.superseded,
             "chunks": self.chunks,
             "failed": [{"path": f.path, "error": f.error} for f in self.failed],

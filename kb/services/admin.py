@@ -65,6 +65,13 @@ def _redact_url(url: str) -> str:
     return url
 
 
+def _vectors_made_by(ws: Workspace) -> str:
+    recorded = ws.kb.recorded_fingerprint()
+    if recorded is None:
+        return "— (nothing embedded yet, or written before this was recorded)"
+    return f"{recorded.model} ({recorded.dimension} dimensions)"
+
+
 def overview(ws: Workspace, actor: CurrentUser) -> Overview:
     """Model, LLM endpoint, store paths and counts. Secrets are never included."""
     authorize(ws.store, actor, "settings.view")
@@ -76,6 +83,7 @@ def overview(ws: Workspace, actor: CurrentUser) -> Overview:
         "Collection": s.collection,
         "BM25 index": str(s.bm25_dir),
         "Embedding model": s.embedding_model,
+        "Vectors made by": _vectors_made_by(ws),
         "Embedding device": s.embedding_device,
         "Chunk size (tokens)": f"{s.chunk_tokens} (overlap {s.chunk_overlap_tokens})",
         "Min. guidance confidence": f"{s.draft_min_confidence:.2f}",

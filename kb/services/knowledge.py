@@ -123,7 +123,7 @@ class FileResult:
     """What happened to one uploaded file."""
 
     name: str
-    status: str  # ingested | unchanged | failed
+    status: str  # ingested | re-chunked (same text, new chunking rules) | unchanged | failed
     doc_id: str | None = None
     version: int | None = None
     chunks: int = 0
@@ -184,11 +184,11 @@ def upload_documents(ws: Workspace, actor: CurrentUser, files: Sequence[tuple[st
         report = ws.ingest([path], file_meta)
         if report.failed:
             result = FileResult(safe, "failed", error="; ".join(f.error for f in report.failed))
-        elif report.ingested:
+        elif report.ingested or report.rechunked:
             doc_id = report.doc_ids[0] if report.doc_ids else file_meta["doc_id"]
             version = ws.kb.catalog.document_states().get(doc_id, (None, None, 0))[0]
-            result = FileResult(safe, "ingested", doc_id=doc_id, version=version, chunks=report.chunks,
-                                superseded=bool(report.superseded))
+            result = FileResult(safe, "ingested" if report.ingested else "re-chunked", doc_id=doc_id,
+                                version=version, chunks=report.chunks, superseded=bool(report.superseded))
         else:
             result = FileResult(safe, "unchanged", doc_id=file_meta["doc_id"])
         ws.store.audit("doc_upload", user_id=actor.id, username=actor.username, target=result.doc_id or safe,

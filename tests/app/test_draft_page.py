@@ -6,6 +6,7 @@ import html
 import json
 
 import pytest
+import streamlit as st
 from rapidfuzz.distance import Levenshtein
 
 from kb.auth import PermissionDenied
@@ -14,7 +15,7 @@ from kb.drafting.text import reply_text
 from kb.services import drafts
 from kb.types import Ticket
 from tests.app.conftest import button, texts
-from tests.conftest import DEMO_KB
+from tests.conftest import DEMO_KB, WideKeywordEmbedder
 
 TICKETS = [json.loads(line) for line in (DEMO_KB.parent / "tickets.jsonl").read_text().splitlines() if line.strip()]
 PAYOUT_TICKET = ("My payout has been on hold for two weeks. How long do payout holds last and when will I get "
@@ -53,6 +54,18 @@ def test_draft_edit_and_mark_sent(demo_env):
     assert 0 < sent.edit_distance == Levenshtein.distance(offered, edited) < Levenshtein.distance(stored.draft_text,
                                                                                                    edited)
     assert any("characters edited" in s.value for s in at.success)
+
+
+def test_another_embedding_model_is_explained_instead_of_a_traceback(demo_env, monkeypatch):
+    # The app is restarted with another model than the one that embedded the knowledge base.
+    monkeypatch.setattr("kb.knowledge_base.get_embedder", lambda settings: WideKeywordEmbedder())
+    st.cache_resource.clear()
+    at = _draft(demo_env.app("sam").run(), PAYOUT_TICKET)
+    assert not at.exception
+    (error,) = [e.value for e in at.error]
+    assert "embedded with 'KeywordEmbedder' (256 dimensions)" in error and "'WideKeywordEmbedder'" in error
+    assert "replydesk reindex" in error
+    assert demo_env.store.list_drafts() == []
 
 
 def test_feedback_and_missing_guidance_report(demo_env):

@@ -161,3 +161,86 @@ def test_duplicate_doc_id_in_one_run_is_refused(keyword_kb, tmp_path):
     write(tmp_path / "b.md", HOLDS_V2)
     report = Ingestor(keyword_kb).ingest_paths([tmp_path])
     assert report.ingested == 1 and "also used by" in report.failed[0].error
+
+
+LONG_SOP = "# Refund timelines\n\n" + "".join(
+    f"Step {n}: the specialist checks the order, the payment and the delivery record before a refund. "
+    for n in range(1, 31)) + "\n"
+
+
+def _rechunk_setup(settings, keyword_embedder, tmp_path, **sizes):
+    from kb.knowledge_base import KnowledgeBase
+
+    kb = KnowledgeBase(settings.model_copy(update=sizes), embedder=keyword_embedder)
+    return kb, Ingestor(kb)
+
+
+def _stored_ids(kb) -> set[str]:
+    return set(kb.vectors.collection.get(include=[])["ids"])
+
+
+def test_new_chunk_sizes_cut_unchanged_documents_again_in_place(settings, keyword_embedder, tmp_path):
+    docs = tmp_path / "docs"
+    write(docs / "holds.md", HOLDS_V1.replace("version: 1", "version: 3"))
+    write(docs / "refunds.md", LONG_SOP)
+    kb, ingestor = _rechunk_setup(settings, keyword_embedder, tmp_path)
+    assert ingestor.ingest_paths([docs]).ingested == 2
+    before = {d["doc_id"]: d for d in kb.catalog.list_documents()}
+    ingested_at = kb.catalog.history("refunds.md")[0]["ingested_at"]
+
+    small, ingestor = _rechunk_setup(settings, keyword_embedder, tmp_path, chunk_tokens=64, chunk_overlap_tokens=8)
+    report = ingestor.ingest_paths([docs])
+    assert (report.ingested, report.rechunked, report.skipped_unchanged, report.superseded) == (0, 2, 0, 0)
+    after = {d["doc_id"]: d for d in small.catalog.list_documents()}
+    # Same versions (the knowledge owner's "version: 3" stays 3), no new history, more and smaller chunks.
+    assert {d: v["active_version"] for d, v in after.items()} == {"sop-payout-holds": 3, "refunds.md": 1}
+    assert [h["version"] for h in small.catalog.history("refunds.md")] == [1]
+    assert small.catalog.history("refunds.md")[0]["ingested_at"] == ingested_at
+    assert small.catalog.history("refunds.md")[0]["chunking"] == "rules 2; 64 tokens, 8 overlap"
+    assert after["refunds.md"]["chunks"] > before["refunds.md"]["chunks"]
+    assert _stored_ids(small) == {c.chunk_id for c in small.catalog.active_chunks()}
+    assert any("Step 30:" in t for t in search_texts(small, "step 30 delivery record"))
+    again = ingestor.ingest_paths([docs])
+    assert (again.rechunked, again.skipped_unchanged) == (0, 2)
+
+    # Back to the larger size: fewer chunks, and the ids past the new last one are gone.
+    large, ingestor = _rechunk_setup(settings, keyword_embedder, tmp_path)
+    assert ingestor.ingest_paths([docs]).rechunked == 2
+    assert large.catalog.counts()["chunks"] == sum(d["chunks"] for d in before.values())
+    assert _stored_ids(large) == {c.chunk_id for c in large.catalog.active_chunks()}
+
+
+def test_new_chunking_rules_cut_documents_again_and_changed_ones_get_a_new_version(
+        settings, keyword_embedder, tmp_path, monkeypatch):
+    import ingest.chunking
+
+    docs = tmp_path / "docs"
+    write(docs / "holds.md", HOLDS_V1)
+    write(docs / "refunds.md", LONG_SOP)
+    kb, ingestor = _rechunk_setup(settings, keyword_embedder, tmp_path)
+    ingestor.ingest_paths([docs])
+    monkeypatch.setattr(ingest.chunking, "CHUNKING_RULES", ingest.chunking.CHUNKING_RULES + 1)
+    write(docs / "holds.md", HOLDS_V2)
+    report = Ingestor(kb).ingest_paths([docs])
+    assert (report.ingested, report.superseded, report.rechunked) == (1, 1, 1)
+    assert kb.catalog.active_versions() == {"sop-payout-holds": 2, "refunds.md": 1}
+    assert all(h["chunking"].startswith(f"rules {ingest.chunking.CHUNKING_RULES};")
+               for d in ("sop-payout-holds", "refunds.md") for h in kb.catalog.history(d)[-1:])
+
+
+def test_documents_ingested_before_chunking_was_recorded_are_cut_again(keyword_kb, tmp_path):
+    import json
+
+    from sqlalchemy import select, update
+
+    from kb.catalog import VersionRow
+
+    docs = tmp_path / "docs"
+    write(docs / "refunds.md", LONG_SOP)
+    Ingestor(keyword_kb).ingest_paths([docs])
+    with keyword_kb.catalog.session() as session, session.begin():
+        meta = json.loads(session.execute(select(VersionRow.meta_json)).scalar())
+        del meta["chunking"]
+        session.execute(update(VersionRow).values(meta_json=json.dumps(meta)))
+    assert Ingestor(keyword_kb).ingest_paths([docs]).rechunked == 1
+    assert Ingestor(keyword_kb).ingest_paths([docs]).skipped_unchanged == 1

@@ -63,3 +63,20 @@ def test_ingest_version_switch_and_search_through_a_chroma_server(chroma_server,
     hits = Retriever(kb).search("how long does a payout hold last", k=5)
     assert hits and hits[0].doc_id == "sop-holds" and "fourteen" in hits[0].text
     assert kb.vectors.count() == 1
+
+
+def test_reindex_through_a_chroma_server_swaps_the_collection(chroma_server, tmp_path, keyword_embedder):
+    from tests.conftest import WideKeywordEmbedder
+
+    settings = make_settings(tmp_path / "home", chroma_host="127.0.0.1", chroma_port=chroma_server)
+    write(tmp_path / "docs" / "holds.md", "# Payout holds\n\nA payout hold lasts fourteen days.\n")
+    write(tmp_path / "docs" / "locks.md", "# Account lockout\n\nAn account locks after five failed sign-ins.\n")
+    assert Ingestor(KnowledgeBase(settings, embedder=keyword_embedder)).ingest_paths([tmp_path / "docs"]).ingested == 2
+    reader = KnowledgeBase(settings, embedder=WideKeywordEmbedder())  # a second client, opened before the swap
+    assert reader.vectors.count() == 2
+
+    assert KnowledgeBase(settings, embedder=WideKeywordEmbedder()).reindex().chunks == 2
+    hits = Retriever(reader).search("account locks after failed sign-ins", k=1)
+    assert hits[0].doc_id == "locks.md" and hits[0].dense_score is not None
+    names = sorted(c.name for c in reader.vectors.client.list_collections())
+    assert names == [settings.collection]  # the staging collection took the name; nothing left behind

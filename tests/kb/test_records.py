@@ -59,6 +59,19 @@ def test_database_built_by_create_all_is_stamped_then_upgrades_cleanly(tmp_path)
     assert revision == ScriptDirectory.from_config(alembic_config(url)).get_current_head()
 
 
+def test_a_database_at_0001_opened_by_this_release_first_still_upgrades(tmp_path):
+    from alembic import command
+
+    url = _url(tmp_path, "old.db")
+    command.upgrade(alembic_config(url), "0001")
+    get_engine(url)  # `replydesk ingest` of this release: create_all adds kb_index_info before Alembic runs
+    assert migrate(url) == "upgraded"
+    with sqlite3.connect(tmp_path / "old.db") as conn:
+        (revision,) = conn.execute("select version_num from alembic_version").fetchone()
+        assert conn.execute("select count(*) from kb_index_info").fetchone() == (0,)
+    assert revision == ScriptDirectory.from_config(alembic_config(url)).get_current_head() == "0002"
+
+
 def test_downgrade_to_base_and_upgrade_again(tmp_path):
     from alembic import command
 

@@ -81,7 +81,7 @@ def test_after_warm_up_the_first_draft_does_not_load_the_model(tmp_path):
     kb = KnowledgeBase(settings, embedder=fresh)
     assert not Ingestor(kb).ingest_paths([DEMO_KB / "qa"]).failed
     ws = Workspace(settings, kb=KnowledgeBase(settings, embedder=SentenceTransformerEmbedder.from_settings(settings)))
-    assert ws.kb.embedder._model is None
+    assert ws.kb._embedder._model is None  # not through .embedder: that checks the model against the index
 
     thread = ws.start_warm_up()
     thread.join(timeout=120)
