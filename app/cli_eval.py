@@ -126,6 +126,22 @@ def run_on_dataset(args: argparse.Namespace, run) -> tuple[dict | None, int | No
     return result, None
 
 
+def evaluate(args: argparse.Namespace, run, *, json_without: str | None = None) -> dict | int:
+    """:func:`run_on_dataset`, then ``--report`` and ``--json`` (:func:`write_outputs`).
+
+    Returns:
+        The result when the caller still prints its summary, or the exit code when the
+        command is done (failed, or the JSON was printed).
+    """
+    result, code = run_on_dataset(args, run)
+    if result is None:
+        return code
+    failed = write_outputs(result, args, json_without=json_without)
+    if failed is not None or args.json:
+        return failed or 0
+    return result
+
+
 def cmd_eval_drafts(args: argparse.Namespace) -> int:
     """Draft every query of a BEIR folder and score the drafts."""
     from eval.drafts import run_draft_eval
@@ -134,14 +150,11 @@ def cmd_eval_drafts(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         return _fail("--limit must be at least 1")
     interactive = not args.json and sys.stderr.isatty()
-    result, code = run_on_dataset(args, lambda settings, index: run_draft_eval(
+    result = evaluate(args, lambda settings, index: run_draft_eval(
         args.dataset, settings, indexer=ingest_records, limit=args.limit, split=args.split, progress=interactive,
-        on_query=_progress("drafted", interactive), keep_home=index, channel=args.channel))
-    if result is None:
-        return code
-    failed = write_outputs(result, args, json_without="per_query")
-    if failed is not None or args.json:
-        return failed or 0
+        on_query=_progress("drafted", interactive), keep_home=index, channel=args.channel), json_without="per_query")
+    if isinstance(result, int):
+        return result
     m, t = result["metrics"], result["timings"]
     print(f"dataset {result['dataset']}: {t['documents']} documents, {m['queries']} drafts "
           f"({', '.join(f'{k}: {v}' for k, v in m['modes'].items())}), {m['answered']} answered")
@@ -171,12 +184,9 @@ def cmd_eval_calibrate(args: argparse.Namespace) -> int:
             return calibrate_fusion(args.dataset, settings, indexer=ingest_records, metric=args.metric,
                                     folds=args.folds, keep_home=index, split=args.split, progress=interactive,
                                     on_query=on_query)
-    result, code = run_on_dataset(args, run)
-    if result is None:
-        return code
-    failed = write_outputs(result, args)
-    if failed is not None or args.json:
-        return failed or 0
+    result = evaluate(args, run)
+    if isinstance(result, int):
+        return result
     cv = result["cross_validated"]
     print(f"dataset {result['dataset']}: {result['queries']} labelled queries, {result['grid_points']} fusion "
           f"settings tried, maximising {result['metric']}")
@@ -196,6 +206,37 @@ def cmd_eval_calibrate(args: argparse.Namespace) -> int:
     else:
         print(f"keep the current settings: the cross-validated gain ({cv['gain']:+.3f} {result['metric']}) is too "
               "small for new tickets to notice")
+    return 0
+
+
+# ---- eval threshold -----------------------------------------------------------------------
+def cmd_eval_threshold(args: argparse.Namespace) -> int:
+    """Fit the insufficient-guidance threshold to answerable and not-covered tickets."""
+    from eval.threshold import calibrate_threshold
+
+    interactive = not args.json and sys.stderr.isatty()
+
+    def run(settings: Settings, _index):
+        from kb.knowledge_base import KnowledgeBase
+
+        return calibrate_threshold(KnowledgeBase(settings), args.tickets, args.not_covered,
+                                   on_ticket=_progress("drafted", interactive))
+
+    result = evaluate(args, run)
+    if isinstance(result, int):
+        return result
+    print(f"{result['answerable']} answerable and {result['not_covered']} not-covered tickets drafted against "
+          f"{result['knowledge_base']} ({result['left_out']} left out: their escalation procedure was found)")
+    print(f"{'threshold':<24}{'value':>8}{'answerable deferred':>22}{'not covered answered':>23}")
+    for label in ("current", "chosen"):
+        row = result[label]
+        print(f"{label:<24}{row['threshold']:>8.4f}{row['answerable_deferred']:>22}{row['uncovered_answered']:>23}")
+    if result["recommend"]:
+        print("fewer wrong decisions: put this in .env (or the environment):")
+        for name, value in result["env"].items():
+            print(f"  {name}={value}")
+    else:
+        print("keep the current threshold: no other one makes fewer wrong decisions on these tickets")
     return 0
 
 
@@ -291,7 +332,7 @@ def add_index_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def register_eval(eval_subparsers, common: argparse.ArgumentParser) -> None:
-    """Add ``drafts``, ``calibrate``, ``qa`` and ``demo`` under ``replydesk eval``.
+    """Add ``drafts``, ``calibrate``, ``threshold``, ``qa`` and ``demo`` under ``replydesk eval``.
 
     Args:
         eval_subparsers: the sub-parser action of ``replydesk eval``.
@@ -322,6 +363,17 @@ def register_eval(eval_subparsers, common: argparse.ArgumentParser) -> None:
     e.add_argument("--json", action="store_true")
     e.add_argument("--report", type=report_path, help="write a report: .md, .html or .json")
     e.set_defaults(func=cmd_eval_calibrate)
+
+    e = eval_subparsers.add_parser("threshold", parents=[common],
+                                   help="fit the confidence below which a draft defers to a knowledge owner "
+                                        "(after a change of model or knowledge base)")
+    e.add_argument("--tickets", type=Path, required=True,
+                   help="tickets the knowledge base covers (JSONL: text, context, relevant_doc_ids)")
+    e.add_argument("--not-covered", type=Path, required=True,
+                   help="plausible tickets the knowledge base does not cover (JSONL: text, context)")
+    e.add_argument("--json", action="store_true")
+    e.add_argument("--report", type=report_path, help="write a report: .md, .html or .json")
+    e.set_defaults(func=cmd_eval_threshold)
 
     e = eval_subparsers.add_parser("qa", parents=[common], help="QA rubric scores and edit distances of the "
                                                                 "records store, per week / queue / mode")

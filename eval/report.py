@@ -364,6 +364,47 @@ def _calibration_document(result: dict) -> Document:
     return Document(f"Fusion calibration: {result['dataset']}", intro, [summary, settings])
 
 
+def _threshold_chart(rows: list[dict], *, current: float, chosen: float):
+    import altair as alt
+    import pandas as pd
+
+    frame = pd.DataFrame([{"rank": i + 1, "confidence": r["confidence"], "set": r["set"], "ticket": r["ticket"][:80]}
+                          for i, r in enumerate(rows)])
+    if frame.empty:
+        return None
+    bars = alt.Chart(frame).mark_bar().encode(
+        x=alt.X("rank:O", title="tickets, highest confidence first", axis=alt.Axis(labels=False, ticks=False)),
+        y=alt.Y("confidence:Q"), color=alt.Color("set:N"), tooltip=["set", "confidence", "ticket"])
+    lines = pd.DataFrame([{"threshold": current, "which": "current"}, {"threshold": chosen, "which": "chosen"}])
+    rules = alt.Chart(lines).mark_rule(strokeDash=[5, 3], color="black").encode(
+        y="threshold:Q", tooltip=["which", "threshold"])
+    return (bars + rules).properties(width=460, height=240, title="Confidence per ticket; dashed: thresholds")
+
+
+def _threshold_document(result: dict) -> Document:
+    env = ", ".join(f"`{k}={v}`" for k, v in result["env"].items())
+    intro = [f"{result['answerable']} answerable and {result['not_covered']} not-covered tickets "
+             f"(**{result['dataset']}**) drafted offline against `{result['knowledge_base']}`; "
+             f"{result['left_out']} left out because their escalation procedure was found (never deferred).",
+             "A draft defers to a knowledge owner when its confidence (best dense cosine of its passages) is "
+             "below the threshold. The chosen threshold makes the fewest wrong decisions, the lowest of equally "
+             "good ones."]
+    verdict = (f"Recommended: {env} (fewer wrong decisions)." if result["recommend"]
+               else "Keep the current threshold: no other one makes fewer wrong decisions on these tickets.")
+    rows = [[label, result[label]["threshold"], result[label]["answerable_deferred"],
+             result[label]["uncovered_answered"]] for label in ("current", "chosen")]
+    summary = Section("Result", paragraphs=[verdict],
+                      tables=[Table(["", "threshold", "answerable deferred", "not covered answered"], rows)])
+    tickets = result["tickets"]
+    summary.charts.append(_threshold_chart([r for r in tickets if not r["left_out"]],
+                                           current=result["current"]["threshold"],
+                                           chosen=result["chosen"]["threshold"]))
+    detail = Section("Tickets", tables=[Table(["set", "confidence", "left out", "ticket (redacted)"],
+                                              [[r["set"], r["confidence"], r["left_out"], r["ticket"]]
+                                               for r in tickets])])
+    return Document(f"Insufficient-guidance threshold: {result['dataset']}", intro, [summary, detail])
+
+
 # ---- dispatch and rendering --------------------------------------------------------------
 def build_document(result: dict) -> Document:
     """The report document for any supported evaluation result.
@@ -372,14 +413,15 @@ def build_document(result: dict) -> Document:
         ReportError: the result has an unknown shape.
     """
     builders = {"drafts": _drafts_document, "qa": _qa_document, "demo": _demo_document,
-                "calibration": _calibration_document}
+                "calibration": _calibration_document, "threshold": _threshold_document}
     kind = result.get("kind")
     if kind in builders:
         doc = builders[kind](result)
     elif "configs" in result:
         doc = _retrieval_document(result)
     else:
-        raise ReportError("unknown result: expected a retrieval, drafts, calibration, qa or demo evaluation")
+        raise ReportError("unknown result: expected a retrieval, drafts, calibration, threshold, qa or demo "
+                          "evaluation")
     if result.get("warnings"):
         # What the loader set aside changes what the figures mean, so it comes first.
         doc.sections.insert(0, Section("Dataset warnings", paragraphs=[str(w) for w in result["warnings"]]))

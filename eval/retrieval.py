@@ -42,7 +42,7 @@ class BeirDataset:
     warnings: list[str] = field(default_factory=list)
 
 
-def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
+def read_jsonl(path: Path) -> list[tuple[int, dict]]:
     """``(line number, object)`` for every non-blank line of a JSONL file."""
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
@@ -146,8 +146,8 @@ def load_beir(folder: Path | str, split: str | None = None) -> BeirDataset:
     if not folder.is_dir():
         raise DatasetError(f"{folder}: dataset folder not found")
     corpus_path, queries_path = folder / "corpus.jsonl", folder / "queries.jsonl"
-    corpus = _unique_rows(corpus_path, _read_jsonl(corpus_path), ("_id",))
-    queries = _unique_rows(queries_path, _read_jsonl(queries_path), ("_id", "text"))
+    corpus = _unique_rows(corpus_path, read_jsonl(corpus_path), ("_id",))
+    queries = _unique_rows(queries_path, read_jsonl(queries_path), ("_id", "text"))
     qrels_path = _qrels_path(folder, split)
     qrels = _read_qrels(qrels_path)
     warnings: list[str] = []
@@ -181,7 +181,7 @@ def load_beir(folder: Path | str, split: str | None = None) -> BeirDataset:
     references = {}
     ref_path = folder / "references.jsonl"
     if ref_path.is_file():
-        references = {str(r["_id"]): str(r.get("reference_reply") or "") for _n, r in _read_jsonl(ref_path)
+        references = {str(r["_id"]): str(r.get("reference_reply") or "") for _n, r in read_jsonl(ref_path)
                       if r.get("_id") is not None}
     return BeirDataset(name=folder.name, corpus=kept, queries=queries, qrels=qrels, references=references,
                        warnings=warnings)

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[3]
 ROWS = {r["id"]: r for r in map(json.loads, (REPO / "demo" / "tickets.jsonl").read_text().splitlines())}
-OFFTOPIC = [json.loads(x) for x in (Path(__file__).parent / "data" / "offtopic_tickets.jsonl").read_text().splitlines()]
+OFFTOPIC = [json.loads(x) for x in (REPO / "demo" / "tickets_not_covered.jsonl").read_text().splitlines()]
 
 
 class SqliteGapLog:
