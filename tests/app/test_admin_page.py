@@ -7,6 +7,7 @@ import pytest
 from kb.auth import AuthError, PermissionDenied
 from kb.services import accounts, admin
 from tests.app.conftest import button, texts
+from tests.conftest import DEMO_KB
 
 
 def test_admin_adds_account_and_changes_role(env):
@@ -50,6 +51,11 @@ def test_settings_overview_and_audit_log(env):
     shown = dict(zip(settings_table["Setting"], settings_table["Value"]))
     assert shown["Data home"] == str(env.home.resolve())
     assert shown["LLM API key"] == "not set"
+    assert shown["Vectors made by"].startswith("— (nothing embedded yet")
+    env.ingest(DEMO_KB / "qa")
+    at = at.run()
+    shown = dict(next(d.value for d in at.dataframe if "Setting" in d.value.columns).values)
+    assert shown["Vectors made by"] == "KeywordEmbedder (256 dimensions)"
     audit = next(d.value for d in at.dataframe if "Action" in d.value.columns)
     assert "user_create" in set(audit["Action"])
     at.selectbox(key="audit_action").select("user_create").run()

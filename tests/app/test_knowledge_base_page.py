@@ -87,6 +87,22 @@ def test_upload_reports_each_file(env):
     assert (results[0].status, results[0].version, results[0].superseded) == ("ingested", 2, True)
 
 
+def test_uploading_the_same_file_after_new_chunking_rules_cuts_it_again(env, monkeypatch):
+    import ingest.chunking
+
+    text = b"# Gift card refunds\n\n" + b"Unused gift cards are refunded within 30 days of purchase. " * 20
+    assert knowledge.upload_documents(env.ws, env.users["kim"], [("gift-cards.md", text)], {})[0].status == "ingested"
+    monkeypatch.setattr(ingest.chunking, "CHUNKING_RULES", ingest.chunking.CHUNKING_RULES + 1)
+    at = env.app("kim").run()
+    at.file_uploader(key="kb_files").set_value([("gift-cards.md", text, "text/markdown")])
+    at = button(at, "Upload and ingest").click().run()
+    assert not at.exception
+    (row,) = [r for _, r in at.dataframe[-1].value.iterrows()]
+    assert (row["Result"], row["Version"], row["New version of existing"]) == ("re-chunked", 1, "")
+    assert [s.value for s in at.success] == ["0 ingested, 0 unchanged, 1 re-chunked, 0 failed."]
+    assert [h["version"] for h in env.ws.kb.catalog.history("gift-cards")] == [1]
+
+
 def test_approve_and_reject_proposed_qa(demo_env):
     store = demo_env.store
     first = store.propose_qa("How long is a payout hold after account recovery?",
