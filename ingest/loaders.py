@@ -130,7 +130,11 @@ def load_pdf(path: Path, data: bytes) -> LoadedFile:
                 ok = 0
             if not ok:
                 raise LoadError("PDF is encrypted (password protected)")
-        pages = [(number, page.extract_text() or "") for number, page in enumerate(reader.pages, start=1)]
+        pages, runs = [], []
+        for number, page in enumerate(reader.pages, start=1):
+            page_runs: list[tuple[str, float]] = []
+            pages.append((number, page.extract_text(visitor_text=_run_collector(page_runs)) or ""))
+            runs.append(page_runs)
     except LoadError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
@@ -138,10 +142,18 @@ def load_pdf(path: Path, data: bytes) -> LoadedFile:
     if not pages:
         raise LoadError("PDF has no pages")
     pages = _strip_running_lines(pages)
+    headings = _large_font_lines(runs)
+    if headings is not None:
+        # Only a larger title (section headings set bold at body size): the fonts do not say
+        # where sections start, so the text heuristic decides.
+        lines = [line.strip() for _, text in pages for line in text.splitlines() if line.strip()]
+        every = [h for page in headings for h in page]
+        if not any(_in_heading(line, every) for line in lines[1:]):
+            headings = None
     sections, heading = [], None
-    for number, text in pages:
+    for (number, text), page_headings in zip(pages, headings or [None] * len(pages)):
         if text.strip():
-            marked, heading = _mark_pdf_headings(text, heading)
+            marked, heading = _mark_pdf_headings(text, heading, page_headings)
             sections.append(Section(text=marked, page=number))
     meta = {}
     info = reader.metadata
@@ -152,6 +164,10 @@ def load_pdf(path: Path, data: bytes) -> LoadedFile:
 
 
 _TERMINAL = (".", ",", ":", ";", "?", "!")
+#: Text at least this much larger than the body font is a heading (reportlab, Word and LaTeX
+#: set even their smallest heading level 10 % or more above the body).
+_HEADING_FONT_RATIO = 1.05
+_MAX_HEADING_WORDS = 20
 _PAGE_NUMBER = re.compile(r"^(?:page\s*)?\d+(?:\s*(?:/|of)\s*\d+)?$", re.IGNORECASE)
 
 
@@ -169,6 +185,55 @@ def _strip_running_lines(pages: list[tuple[int, str]]) -> list[tuple[int, str]]:
     return cleaned
 
 
+def _run_collector(runs: list[tuple[str, float]]):
+    """A pypdf text visitor that records each text run with its rendered font size."""
+
+    def visit(text, _cm, tm, _font, size) -> None:
+        if text and size:
+            runs.append((text, abs(float(size) * float(tm[3] if tm else 1.0))))
+
+    return visit
+
+
+def _large_font_lines(pages: list[list[tuple[str, float]]]) -> list[list[str]] | None:
+    """Per page, the texts set larger than the body font (headings), whitespace normalised.
+
+    The body font is the size most characters are set in. None when nothing is larger: the
+    PDF then says nothing about its headings through fonts, and the text heuristic decides.
+    """
+    from collections import Counter
+
+    chars = Counter()
+    for runs in pages:
+        for text, size in runs:
+            chars[round(size, 1)] += len(text.strip())
+    if not chars:
+        return None
+    body = chars.most_common(1)[0][0]
+    out, found = [], False
+    for runs in pages:
+        groups, current = [], []
+        for text, size in runs:
+            if not text.strip():
+                continue
+            if round(size, 1) >= body * _HEADING_FONT_RATIO:
+                current.append(" ".join(text.split()))
+            elif current:
+                groups.append(" ".join(current))
+                current = []
+        if current:
+            groups.append(" ".join(current))
+        found = found or bool(groups)
+        out.append(groups)
+    return out if found else None
+
+
+def _in_heading(line: str, headings: list[str]) -> bool:
+    # A heading wrapped over two lines is one run group: each of its lines is part of it.
+    normal = " ".join(line.split())
+    return len(normal) >= 3 and len(normal.split()) <= _MAX_HEADING_WORDS and any(normal in h for h in headings)
+
+
 def _looks_like_heading(line: str, previous: str | None) -> bool:
     words = line.split()
     return (0 < len(words) <= 10 and len(line) <= 80 and not line.endswith(_TERMINAL)
@@ -176,11 +241,15 @@ def _looks_like_heading(line: str, previous: str | None) -> bool:
             and (previous is None or previous.endswith(_TERMINAL) or previous.startswith("## ")))
 
 
-def _mark_pdf_headings(text: str, carried: str | None) -> tuple[str, str | None]:
-    """Mark heading-like lines of PDF text as Markdown headings (PDFs carry no structure).
+def _mark_pdf_headings(text: str, carried: str | None,
+                       large: list[str] | None = None) -> tuple[str, str | None]:
+    """Mark the heading lines of PDF text as Markdown headings (PDFs carry no structure).
 
-    A heading is a short line that does not end in punctuation and follows a finished
-    sentence. The last heading of a page is carried over so the next page keeps its section.
+    With ``large`` (the page's texts set larger than the body font), a heading is a line of
+    them: a table's bold header cells or a bold lead-in at body size are not. Without it, a
+    heading is a short line that does not end in punctuation and follows a finished sentence.
+    A heading wrapped over two lines is one heading. The last heading of a page is carried over so
+    the next page keeps its section.
     """
     out, previous = [], None
     heading = carried
@@ -188,7 +257,13 @@ def _mark_pdf_headings(text: str, carried: str | None) -> tuple[str, str | None]
         line = raw.strip()
         if not line:
             continue
-        if _looks_like_heading(line, previous):
+        is_heading = _in_heading(line, large) if large is not None else _looks_like_heading(line, previous)
+        wrapped = (is_heading and large is not None and out and out[-1].startswith("## ")
+                   and out[-1][3:] != carried and _in_heading(f"{out[-1][3:]} {line}", large))
+        if wrapped:
+            heading = f"{out[-1][3:]} {line}"
+            out[-1] = f"## {heading}"
+        elif is_heading:
             heading = line
             out.append(f"## {line}")
         else:

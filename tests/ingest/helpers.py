@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def make_pdf(path: Path, pages: list[list[str]], *, password: str | None = None, title: str | None = None) -> Path:
-    """Write a real PDF with one list of lines per page (reportlab), optionally encrypted."""
+def make_pdf(path: Path, pages: list[list], *, password: str | None = None, title: str | None = None) -> Path:
+    """Write a real PDF with one list of lines per page (reportlab), optionally encrypted.
+
+    A line is a string (Helvetica 12) or ``(text, size)`` / ``(text, size, font)``.
+    """
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen import canvas
 
@@ -21,8 +24,10 @@ def make_pdf(path: Path, pages: list[list[str]], *, password: str | None = None,
     for lines in pages:
         y = 800
         for line in lines:
-            c.drawString(50, y, line)
-            y -= 16
+            text, size, font = (line, 12, "Helvetica") if isinstance(line, str) else (*line, "Helvetica")[:3]
+            c.setFont(font, size)
+            c.drawString(50, y, text)
+            y -= size + 4
         c.showPage()
     c.save()
     return path

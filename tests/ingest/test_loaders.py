@@ -43,6 +43,33 @@ def test_pdf_headings_are_detected_and_running_footers_dropped(tmp_path):
     assert "Loopr handbook" not in text and "Page 2" not in text
 
 
+def test_pdf_headings_follow_the_font_when_it_has_one(tmp_path):
+    bold = "Helvetica-Bold"
+    pages = [[("Virtual gift refunds", 18, bold), ("Version 2 | Owner payments", 9),
+              ("1. Purpose", 14, bold), "This policy explains refunds of coins and gifts.",
+              ("2. Refund windows", 14, bold), ("Item", 10, bold), ("Window", 10, bold),
+              "Unused coins", "14 days", "Gifts already sent", "not refundable",
+              ("3. Disputes over a large amount of coins bought with", 14, bold),
+              ("a card that was reported stolen", 14, bold), "Ask for the order number first."],
+             [("4. Escalation (internal)", 14, bold), "Send disputes over 500 USD to the payments lead."]]
+    loaded = load(make_pdf(tmp_path / "gifts.pdf", pages))
+    headings = [line[3:] for s in loaded.sections for line in s.text.splitlines() if line.startswith("## ")]
+    # After a line without a full stop ("Version 2 | ..."), a heading is still one; a table's
+    # bold header cells ("Item", "Window") and short body lines ("14 days") are not; a heading
+    # wrapped over two lines stays one heading.
+    assert headings == ["Virtual gift refunds", "1. Purpose", "2. Refund windows",
+                        "3. Disputes over a large amount of coins bought with a card that was reported stolen",
+                        "4. Escalation (internal)"]
+
+
+def test_pdf_with_only_a_larger_title_keeps_the_text_rules_for_its_sections(tmp_path):
+    pages = [[("Virtual gift refunds", 18, "Helvetica-Bold"), "Coins can be refunded within 14 days.",
+              ("Escalation (internal)", 12, "Helvetica-Bold"), "Ping the payments lead."]]
+    loaded = load(make_pdf(tmp_path / "gifts.pdf", pages))
+    text = "\n".join(s.text for s in loaded.sections)
+    assert "## Virtual gift refunds" in text and "## Escalation (internal)" in text
+
+
 def test_encrypted_pdf_is_rejected(tmp_path):
     path = make_pdf(tmp_path / "secret.pdf", [["Top secret"]], password="hunter2")
     with pytest.raises(LoadError, match="encrypted"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ingest.chunking import CHUNKING_RULES
 from ingest.pipeline import Ingestor, MetadataDefaults
 from kb.retrieval import Retriever
 from kb.types import SearchFilters
@@ -196,7 +197,7 @@ def test_new_chunk_sizes_cut_unchanged_documents_again_in_place(settings, keywor
     assert {d: v["active_version"] for d, v in after.items()} == {"sop-payout-holds": 3, "refunds.md": 1}
     assert [h["version"] for h in small.catalog.history("refunds.md")] == [1]
     assert small.catalog.history("refunds.md")[0]["ingested_at"] == ingested_at
-    assert small.catalog.history("refunds.md")[0]["chunking"] == "rules 2; 64 tokens, 8 overlap"
+    assert small.catalog.history("refunds.md")[0]["chunking"] == f"rules {CHUNKING_RULES}; 64 tokens, 8 overlap"
     assert after["refunds.md"]["chunks"] > before["refunds.md"]["chunks"]
     assert _stored_ids(small) == {c.chunk_id for c in small.catalog.active_chunks()}
     assert any("Step 30:" in t for t in search_texts(small, "step 30 delivery record"))
