@@ -82,6 +82,20 @@ class PreparedDocument:
     rechunk: bool = False
 
 
+@dataclass(frozen=True)
+class _Relabel:
+    """An unchanged document whose chunks the current rules cut exactly as stored."""
+
+    meta: DocumentMeta
+
+
+def _same_cut(new: Sequence[Chunk], stored: Sequence[Chunk]) -> bool:
+    def cut(chunks: Sequence[Chunk]) -> list[tuple]:
+        return [(c.chunk_id, c.text, c.section, c.page, c.audience) for c in chunks]
+
+    return cut(new) == cut(stored)
+
+
 def discover(paths: Sequence[Path | str]) -> tuple[list[tuple[Path, Path]], list[IngestFailure]]:
     """Expand files and folders into ``(file, ingest root)`` pairs, sorted for determinism."""
     found: list[tuple[Path, Path]] = []
@@ -284,6 +298,9 @@ class Ingestor:
             chunks = tuple(self.chunker.chunk(loaded, meta))
             if not chunks:
                 raise LoadError("no text left after chunking")
+            if _same_cut(chunks, self.kb.catalog.version_chunks(doc_id, active)):
+                # The new rules cut this one as before: record them, embed nothing.
+                return _Relabel(meta)
             return PreparedDocument(label=source.label, meta=meta, chunks=chunks, supersedes=False, rechunk=True)
         meta = self._resolve_meta(doc_id, source, loaded, file_meta, defaults, sha, active, latest)
         chunks = tuple(self.chunker.chunk(loaded, meta))
@@ -340,6 +357,9 @@ class Ingestor:
                 if isinstance(item, IngestFailure):
                     report.failed.append(item)
                 elif item == "unchanged":
+                    report.skipped_unchanged += 1
+                elif isinstance(item, _Relabel):
+                    self.kb.catalog.update_version_meta(item.meta)
                     report.skipped_unchanged += 1
                 else:
                     batch.append(item)

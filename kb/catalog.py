@@ -335,6 +335,16 @@ class Catalog:
             self._bump(session)
         return superseded
 
+    def update_version_meta(self, meta: DocumentMeta) -> None:
+        """Rewrite the stored metadata of version ``meta.version`` of ``meta.doc_id`` (its chunks stay)."""
+        meta_dict = asdict(meta)
+        meta_dict["tags"] = list(meta.tags)
+        with self.session() as session, session.begin():
+            session.execute(update(VersionRow).where(VersionRow.doc_id == meta.doc_id,
+                                                     VersionRow.version == meta.version)
+                            .values(meta_json=json.dumps(meta_dict)))
+        self._meta_cache.pop((meta.doc_id, meta.version), None)
+
     def set_retired(self, doc_id: str, retired: bool) -> int | None:
         """Retire (or restore the latest version of) a document.
 

@@ -191,7 +191,9 @@ def test_new_chunk_sizes_cut_unchanged_documents_again_in_place(settings, keywor
 
     small, ingestor = _rechunk_setup(settings, keyword_embedder, tmp_path, chunk_tokens=64, chunk_overlap_tokens=8)
     report = ingestor.ingest_paths([docs])
-    assert (report.ingested, report.rechunked, report.skipped_unchanged, report.superseded) == (0, 2, 0, 0)
+    # The short SOP is cut as before: only its record changes. The long one is cut again.
+    assert (report.ingested, report.rechunked, report.skipped_unchanged, report.superseded) == (0, 1, 1, 0)
+    assert small.catalog.history("sop-payout-holds")[0]["chunking"] == f"rules {CHUNKING_RULES}; 64 tokens, 8 overlap"
     after = {d["doc_id"]: d for d in small.catalog.list_documents()}
     # Same versions (the knowledge owner's "version: 3" stays 3), no new history, more and smaller chunks.
     assert {d: v["active_version"] for d, v in after.items()} == {"sop-payout-holds": 3, "refunds.md": 1}
@@ -206,7 +208,7 @@ def test_new_chunk_sizes_cut_unchanged_documents_again_in_place(settings, keywor
 
     # Back to the larger size: fewer chunks, and the ids past the new last one are gone.
     large, ingestor = _rechunk_setup(settings, keyword_embedder, tmp_path)
-    assert ingestor.ingest_paths([docs]).rechunked == 2
+    assert ingestor.ingest_paths([docs]).rechunked == 1
     assert large.catalog.counts()["chunks"] == sum(d["chunks"] for d in before.values())
     assert _stored_ids(large) == {c.chunk_id for c in large.catalog.active_chunks()}
 
@@ -222,6 +224,8 @@ def test_new_chunking_rules_cut_documents_again_and_changed_ones_get_a_new_versi
     ingestor.ingest_paths([docs])
     monkeypatch.setattr(ingest.chunking, "CHUNKING_RULES", ingest.chunking.CHUNKING_RULES + 1)
     write(docs / "holds.md", HOLDS_V2)
+    # New rules whose cuts differ for the refunds SOP (a smaller budget stands in for them).
+    monkeypatch.setattr(Ingestor, "chunker", property(lambda self: _small_chunker(self)))
     report = Ingestor(kb).ingest_paths([docs])
     assert (report.ingested, report.superseded, report.rechunked) == (1, 1, 1)
     assert kb.catalog.active_versions() == {"sop-payout-holds": 2, "refunds.md": 1}
@@ -229,7 +233,32 @@ def test_new_chunking_rules_cut_documents_again_and_changed_ones_get_a_new_versi
                for d in ("sop-payout-holds", "refunds.md") for h in kb.catalog.history(d)[-1:])
 
 
-def test_documents_ingested_before_chunking_was_recorded_are_cut_again(keyword_kb, tmp_path):
+def _small_chunker(ingestor):
+    from ingest.chunking import Chunker
+
+    return Chunker(ingestor.kb.embedder.count_tokens, max_tokens=256, chunk_tokens=64, overlap_tokens=8)
+
+
+def test_new_rules_that_cut_a_document_as_before_only_record_themselves(settings, keyword_embedder, tmp_path,
+                                                                        monkeypatch):
+    import ingest.chunking
+
+    docs = tmp_path / "docs"
+    write(docs / "refunds.md", LONG_SOP)
+    kb, ingestor = _rechunk_setup(settings, keyword_embedder, tmp_path)
+    ingestor.ingest_paths([docs])
+    chunks_before = kb.catalog.active_chunks()
+    encoded = list(keyword_embedder.calls)
+    monkeypatch.setattr(ingest.chunking, "CHUNKING_RULES", ingest.chunking.CHUNKING_RULES + 1)
+    report = Ingestor(kb).ingest_paths([docs])
+    assert (report.rechunked, report.skipped_unchanged, report.ingested) == (0, 1, 0)
+    assert keyword_embedder.calls == encoded  # nothing embedded
+    assert kb.catalog.history("refunds.md")[-1]["chunking"].startswith(f"rules {ingest.chunking.CHUNKING_RULES};")
+    assert kb.catalog.active_chunks() == chunks_before
+    assert Ingestor(kb).ingest_paths([docs]).skipped_unchanged == 1
+
+
+def test_documents_ingested_before_chunking_was_recorded_get_it_recorded(keyword_kb, keyword_embedder, tmp_path):
     import json
 
     from sqlalchemy import select, update
@@ -243,5 +272,7 @@ def test_documents_ingested_before_chunking_was_recorded_are_cut_again(keyword_k
         meta = json.loads(session.execute(select(VersionRow.meta_json)).scalar())
         del meta["chunking"]
         session.execute(update(VersionRow).values(meta_json=json.dumps(meta)))
-    assert Ingestor(keyword_kb).ingest_paths([docs]).rechunked == 1
+    encoded = list(keyword_embedder.calls)
     assert Ingestor(keyword_kb).ingest_paths([docs]).skipped_unchanged == 1
+    assert keyword_embedder.calls == encoded  # today's rules cut it the same: nothing to embed
+    assert keyword_kb.catalog.history("refunds.md")[0]["chunking"].startswith("rules ")
