@@ -195,7 +195,8 @@ class Ingestor:
         active_metas = self.kb.catalog.active_metas()
         work: queue.Queue = queue.Queue(maxsize=4 * MAX_ENCODE_STEP)
         done = object()
-        reader = threading.Thread(target=self._read_all, args=(sources, defaults, (states, active_metas), work, done),
+        known = (states, active_metas)
+        reader = threading.Thread(target=self._read_all, args=(sources, defaults, known, work, done),
                                   name="ingest-reader", daemon=True)
         writes: queue.Queue = queue.Queue(maxsize=2)
         writer_errors: list[BaseException] = []
