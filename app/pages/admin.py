@@ -79,6 +79,8 @@ with settings_tab:
     else:
         st.error(f"LLM endpoint NOT reachable: {llm.provider} at {llm.base_url} — {llm.detail}. "
                  "Drafts fall back to offline mode.", icon=":material/smart_toy:")
+    for warning in info.warnings:
+        st.warning(warning, icon=":material/tune:")
     cols = st.columns(6)
     cols[0].metric("Documents", info.kb_counts["documents"])
     cols[1].metric("Chunks", info.kb_counts["chunks"])

@@ -56,6 +56,8 @@ class Overview:
     llm: LlmStatus
     kb_counts: dict[str, int]
     record_counts: dict[str, int]
+    #: Things an administrator should act on (shown as warnings).
+    warnings: tuple[str, ...] = ()
 
 
 def _redact_url(url: str) -> str:
@@ -93,7 +95,20 @@ def overview(ws: Workspace, actor: CurrentUser) -> Overview:
         "Session timeout": f"{s.session_timeout_minutes} min",
     }
     return Overview(settings=shown, llm=llm_status(s), kb_counts=ws.kb.catalog.counts(),
-                    record_counts=ws.store.counts())
+                    record_counts=ws.store.counts(), warnings=_calibration_warnings(s))
+
+
+def _calibration_warnings(settings) -> tuple[str, ...]:
+    from kb.config import BUNDLED_MODEL_NAME
+
+    if settings.embedding_model == BUNDLED_MODEL_NAME:
+        return ()
+    # Cosines live on each model's own scale; the shipped thresholds are the bundled model's.
+    return (f"The embedding model is {settings.embedding_model}, but the thresholds were calibrated for "
+            f"{BUNDLED_MODEL_NAME}. Fit the insufficient-guidance threshold to it with `replydesk eval threshold "
+            "--tickets FILE --not-covered FILE` (REPLYDESK_DRAFT_MIN_CONFIDENCE). The grounding and semantic "
+            "risk thresholds are not refitted: keep an eye on unsupported-sentence marks and risk flags; the "
+            "keyword risk cues work with any model.",)
 
 
 def audit_log(ws: Workspace, actor: CurrentUser, *, action: str | None = None, username: str | None = None,

@@ -56,11 +56,20 @@ def test_settings_overview_and_audit_log(env):
     at = at.run()
     shown = dict(next(d.value for d in at.dataframe if "Setting" in d.value.columns).values)
     assert shown["Vectors made by"] == "KeywordEmbedder (256 dimensions)"
+    assert not at.warning  # the bundled model: its thresholds are the shipped ones
     audit = next(d.value for d in at.dataframe if "Action" in d.value.columns)
     assert "user_create" in set(audit["Action"])
     at.selectbox(key="audit_action").select("user_create").run()
     audit = next(d.value for d in at.dataframe if "Action" in d.value.columns)
     assert set(audit["Action"]) == {"user_create"} and len(audit) == 4
+
+
+def test_another_embedding_model_gets_a_calibration_warning(env, monkeypatch):
+    monkeypatch.setenv("REPLYDESK_EMBEDDING_MODEL", "/models/e5-base")
+    at = env.app("ada").run().switch_page("pages/admin.py").run()
+    assert not at.exception
+    (warning,) = [w.value for w in at.warning]
+    assert "/models/e5-base" in warning and "replydesk eval threshold" in warning
 
 
 def test_llm_probe_reports_unreachable_endpoint(env):
