@@ -168,13 +168,6 @@ class Catalog:
             )
             return {doc_id: VersionRow(meta_json=meta_json).meta for doc_id, meta_json in rows}
 
-    def version_chunk_ids(self, doc_id: str, version: int) -> list[str]:
-        """Ids of one version's chunks, in order."""
-        with self.session() as session:
-            return list(session.execute(
-                select(ChunkRow.chunk_id).where(ChunkRow.doc_id == doc_id, ChunkRow.version == version)
-                .order_by(ChunkRow.ordinal)).scalars())
-
     def sample_active_chunks(self, n: int) -> list[Chunk]:
         """Up to ``n`` chunks of active versions, the same ones on every call."""
         with self.session() as session:

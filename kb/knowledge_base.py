@@ -18,6 +18,7 @@ chunk are deleted in step 4.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -183,7 +184,8 @@ class KnowledgeBase:
             _generation, active = self.active_versions()
             new_ids = {c.chunk_id for c in all_chunks}
             stale = [cid for meta, _, _ in entries if active.get(meta.doc_id) == meta.version
-                     for cid in self.catalog.version_chunk_ids(meta.doc_id, meta.version) if cid not in new_ids]
+                     for cid in (c.chunk_id for c in self.catalog.version_chunks(meta.doc_id, meta.version))
+                     if cid not in new_ids]
             if all_chunks:
                 # Vectors made by an injected embedder are fingerprinted; bare ones (tests) are not.
                 stored = self._fingerprint_for_write() if self._embedder is not None else ""
@@ -240,8 +242,6 @@ class KnowledgeBase:
         Args:
             progress: called with ``(chunks done, chunks in all)`` after each step.
         """
-        import time
-
         started = time.perf_counter()
         with self._write_lock:
             embedder = self._raw_embedder()
