@@ -48,6 +48,7 @@ import numpy as np
 from kb.drafting.models import Citation, Draft, DraftOptions, DraftRisk
 from kb.drafting.vectors import sentence_vectors
 from kb.drafting.text import clean_markdown, content_tokens, overlap, split_sentences
+from kb.drafting.voice import speaks_to_desk, to_second_person
 from kb.embedder import token_window
 from kb.query import RECENT_CONTEXT_TOKENS, dense_views
 from kb.thread import as_turns
@@ -114,7 +115,7 @@ _TOPIC_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"\b(?:hack(?:ed|er|ers)?|log ?in|password|locked out of (?:my|the) account|2fa|reset code|get back in(?:to)?|"
      r"recover (?:my|the) account|account recovery)\b", "your account access"),
     (r"\b(?:payouts?|paid out|withdraw(?:ing)? (?:my )?(?:earnings|balance)|tax forms?|earnings)\b", "your payout"),
-    (r"\b(?:coins?|gifts?)\b", "your coins and gifts"),
+    (r"\b(?:coins?|gifts?)\b(?! cards?)", "your coins and gifts"),
     (r"\b(?:refund(?:s|ed)?)\b", "your refund"),
     (r"\b(?:campaigns?|brands?(?! new)|sponsor(?:s|ed|ship)?|paid partnership)\b", "your campaign"),
     (r"\b(?:appeal(?:s|ed|ing)?|taken down|strikes?|banned|community guidelines?|violations?)\b"
@@ -208,7 +209,7 @@ def _is_qa(hit: Hit) -> bool:
 
 def _speaks_to_specialist(sentence: str, hit: Hit) -> bool:
     return bool(_SPECIALIST_TALK.search(sentence) or sentence.endswith(":") or _DESK_INSTRUCTION.match(sentence)
-                or (hit.doc_type == "sop" and _SOP_TALK.search(sentence)))
+                or speaks_to_desk(sentence) or (hit.doc_type == "sop" and _SOP_TALK.search(sentence)))
 
 
 def candidates(hits: list[Hit]) -> list[_Candidate]:
@@ -226,7 +227,8 @@ def candidates(hits: list[Hit]) -> list[_Candidate]:
                 continue
             if screened and _speaks_to_specialist(raw, hit):
                 continue
-            text = _rewrite_placeholders(raw)
+            # A rule about "the user" is said to the user ("You need to ...").
+            text = _rewrite_placeholders((to_second_person(raw) or raw) if screened else raw)
             if _GREETING_LINE.match(text):
                 continue
             out.append(_Candidate(p, order, text, raw, user_facing))

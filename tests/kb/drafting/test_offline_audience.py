@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kb.drafting.models import DraftOptions
@@ -75,3 +77,60 @@ def test_instructions_about_the_user_stay_out_of_every_document_type(keyword_emb
         assert "Each extra checked bag costs 50 dollars [1]." in draft.text
         # A command to the reader is theirs to follow.
         assert "Never pack batteries in checked bags [1]." in draft.text
+
+
+AGENT_POLICY = Path(__file__).parent / "data" / "agent_policy.md"
+#: What only staff would read: duties of "the agent", tool calls, the document addressing its staff readers.
+STAFF_TALK = ("the agent", "find_order()", "for agents", "store agent", "Ask the customer", "called once", "transfer to")
+
+
+@pytest.fixture(scope="module")
+def agent_policy_kb(tmp_path_factory, embedder):
+    """A policy written for store staff, ingested with the real model."""
+    from ingest.pipeline import Ingestor
+    from kb.knowledge_base import KnowledgeBase
+    from tests.conftest import make_settings
+
+    kb = KnowledgeBase(make_settings(tmp_path_factory.mktemp("agent-policy")), embedder=embedder)
+    report = Ingestor(kb).ingest_paths([AGENT_POLICY])
+    assert not report.failed, report.failed
+    return kb
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("question", "says"), [
+    ("my headphones arrived but I want to return them, can the refund go to my gift card?",
+     ["You need to confirm the order number and the items to be returned",
+      "You must choose where the refund goes"]),
+    ("can I exchange my jacket for a bigger size? what about the price difference?",
+     ["You pay the price difference, or it is refunded to you"]),
+    ("can I cancel my order? it hasn't shipped", []),
+])
+def test_a_policy_written_for_staff_is_said_to_the_user(agent_policy_kb, question, says):
+    # A retail agent policy's drafts quoted "The agent must first look up the order with
+    # find_order()" and "The user needs to confirm ..." to the customer.
+    from kb.config import Settings
+    from kb.drafting.service import draft_reply
+    from kb.retrieval import Retriever
+
+    settings = Settings(_env_file=None, llm_provider="none").with_home(agent_policy_kb.settings.home)
+    draft = draft_reply(Ticket(text=question), Retriever(agent_policy_kb), settings, DraftOptions(length="detailed"))
+
+    assert not draft.insufficient_guidance
+    for sentence in says:
+        assert sentence in draft.text
+    assert not [talk for talk in STAFF_TALK if talk.lower() in draft.text.lower()], draft.text
+    assert "the user" not in draft.text.lower()
+    if says:
+        # The citation quotes the policy as written, so the specialist sees what was rephrased.
+        assert any("The user" in c.quote for c in draft.citations)
+
+
+def test_a_gift_card_is_not_coins_and_gifts(keyword_embedder):
+    refund = Hit(chunk_id="r::v1::0000", doc_id="refunds", version=1, title="Refunds", doc_type="policy",
+                 text="A refund can go to the original card or to a store gift card.", score=0.1, dense_score=0.6)
+    draft = OfflineDrafter(keyword_embedder).draft(Ticket(text="can my refund go to my gift card?"), [refund],
+                                                   DraftOptions())
+
+    assert "coins and gifts" not in draft.text
+    assert "about your refund" in draft.text

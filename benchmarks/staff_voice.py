@@ -1,0 +1,91 @@
+"""Drafts over policies written for staff: what the offline drafter says to the user.
+
+Agent-facing policies (``../shared/datasets/policies``: an airline, a retail and a telecom
+policy from tau2-bench, written for the agents who apply them) speak of "the user" in the
+third person, give "the agent" duties and name the agent's tools. A reply quoted from them
+must say the rules to the user ("You need to ...") and leave the staff's steps out.
+
+Ingests the policies into a folder (``--index``, kept between runs) or a temporary one,
+drafts the tickets of ``benchmarks/data/agent_policy_tickets.jsonl`` (18 customer messages,
+6 per domain) offline, and writes every draft's body sentences for a person to read, with
+three counts that only *flag* sentences for that reading (a sentence can speak to staff
+without any of these words): sentences that still speak of "the user", "the customer" or
+"the caller"; that name an agent; that name a function (``toggle_roaming()``).
+Writes JSON to ``benchmarks/results/staff_voice.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from common import machine, write_result  # noqa: E402
+
+POLICIES = REPO.parent / "shared" / "datasets" / "policies"
+TICKETS = REPO / "benchmarks" / "data" / "agent_policy_tickets.jsonl"
+FLAGS = {"third_person_reader": re.compile(r"\bthe (?:user|customer|caller)(?:'s)?\b", re.IGNORECASE),
+         "names_an_agent": re.compile(r"\bagents?\b", re.IGNORECASE),
+         "names_a_function": re.compile(r"\w\(\s*\)|\b[a-z]+_[a-z_]+\(")}
+
+
+def body_sentences(text: str) -> list[str]:
+    """The sentences between the acknowledgement and the closing of an offline e-mail draft."""
+    from kb.drafting.text import split_sentences
+
+    paragraphs = text.split("\n\n")
+    return [s for paragraph in paragraphs[2:-2] for s in split_sentences(paragraph)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--policies", type=Path, default=POLICIES)
+    parser.add_argument("--tickets", type=Path, default=TICKETS)
+    parser.add_argument("--index", type=Path, help="knowledge-base folder to keep (default: a temporary one)")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "staff_voice.json")
+    args = parser.parse_args()
+    if not args.policies.is_dir():
+        raise SystemExit(f"{args.policies}: no such folder (the shared datasets folder sits beside the repository)")
+
+    from ingest.pipeline import Ingestor, MetadataDefaults
+    from kb.config import Settings
+    from kb.drafting.models import DraftOptions
+    from kb.drafting.service import draft_reply
+    from kb.knowledge_base import KnowledgeBase
+    from kb.retrieval import Retriever
+    from kb.types import Ticket
+
+    with tempfile.TemporaryDirectory(prefix="replydesk-staff-voice-") as tmp:
+        settings = Settings(_env_file=None, llm_provider="none").with_home(args.index or Path(tmp))
+        kb = KnowledgeBase(settings)
+        report = Ingestor(kb).ingest_paths(sorted(args.policies.glob("*.md")), MetadataDefaults(doc_type="policy"))
+        if report.failed:
+            raise SystemExit(f"ingest failed: {report.failed}")
+        retriever = Retriever(kb)
+        drafts = []
+        for line in args.tickets.read_text(encoding="utf-8").splitlines():
+            ticket = json.loads(line)
+            draft = draft_reply(Ticket(text=ticket["text"]), retriever, settings, DraftOptions())
+            sentences = [] if draft.insufficient_guidance else body_sentences(draft.text)
+            drafts.append({"id": ticket["id"], "ticket": ticket["text"], "insufficient_guidance": draft.insufficient_guidance,
+                           "sentences": sentences,
+                           "flagged": {name: [s for s in sentences if pattern.search(s)] for name, pattern in FLAGS.items()}})
+    sentences = sum(len(d["sentences"]) for d in drafts)
+    write_result({"machine": machine(), "policies": sorted(p.name for p in args.policies.glob("*.md")),
+                  "drafts": len(drafts), "holding_replies": sum(d["insufficient_guidance"] for d in drafts),
+                  "sentences": sentences,
+                  "flagged_sentences": {name: sum(len(d["flagged"][name]) for d in drafts) for name in FLAGS},
+                  "per_draft": drafts}, args.out)
+
+
+if __name__ == "__main__":
+    main()
