@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kb.drafting.models import Citation, Draft, DraftOptions, DraftRisk
+from kb.drafting.parallel import other_cases
 from kb.drafting.vectors import sentence_vectors
 from kb.drafting.text import clean_markdown, content_tokens, overlap, split_sentences
 from kb.drafting.voice import speaks_to_desk, to_second_person
@@ -375,6 +376,12 @@ class OfflineDrafter:
             count_tokens, window = token_window(self.embedder)
             views = dense_views(context, message, count_tokens, window=window, context_tokens=self.context_tokens)
             queries = views if len(views) > 1 else [f"{context}\n{message}"]
+        # A rule stated per case ("a silver member: ...", "a gold member: ...") is quoted only
+        # for the case the ticket names, when it names one.
+        excluded = other_cases([(hits[c.passage].doc_id, c.text) for c in cands], f"{context}\n{message}")
+        cands = [c for i, c in enumerate(cands) if i not in excluded]
+        if not cands:
+            return []
         tokens = set(content_tokens(queries[0]))
         weights = distinctive_weights(cands)
         # Shortlist with cheap signals (lexical, user-facing, the passage's own retrieval

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kb.drafting.text import STOPWORDS
 from kb.linking import TitleLinker
 from kb.types import Hit
 
@@ -68,3 +69,113 @@ def parallel_answers(hits: list[Hit], vectors, conversation: str = "") -> Parall
         return ParallelAnswers()
     named = tuple(link.title for link in TitleLinker(titles).link(conversation)) if conversation else ()
     return ParallelAnswers(tuple(titles), named)
+
+
+#: Two sentences this alike (share of words in the same order, difflib's ratio) state one
+#: rule for different cases ("If the booking user is a silver member: ..." / "... a gold member: ...").
+SIBLING_RATIO = 0.6
+_CASE_WORD = re.compile(r"[a-z][a-z'-]{2,}")
+
+
+def _words(sentence: str) -> list[str]:
+    return re.findall(r"[a-z0-9][a-z0-9'-]*", sentence.lower())
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if word.endswith("s") and len(word) > 3 else word
+
+
+def other_cases(sentences: list[tuple[str, str]], conversation: str) -> set[int]:
+    """Sentences that state a rule for a case the ticket does not have, when it names its own.
+
+    Guidance often states one rule per case, in sentences that differ only in the case
+    ("If the booking user is a regular member: 1 free checked bag ...", "... a silver member:
+    2 free ...", "... a gold member: 3 ..."; "On iPhone, open ..." / "On Android, open ...").
+    The words that replace each other between two such siblings are their cases. A sentence
+    is left out when the ticket names another case and not its own: a sibling's case ("I'm a
+    silver member"), or any word in the same place ("a regular member" beside "a platinum
+    member: ...", when the regular members' sentence was not retrieved). When the ticket names
+    no case, every case is kept; when it names several, each of those.
+
+    Args:
+        sentences: ``(group key, sentence)``; only sentences with the same key (the same
+            document) are compared.
+        conversation: the ticket with its earlier conversation.
+
+    Returns:
+        Indices into ``sentences`` of the sentences to leave out.
+    """
+    from difflib import SequenceMatcher
+
+    spoken = [_stem(w) for w in _words(conversation)]
+    said = set(spoken)
+    words = [_words(s) for _, s in sentences]
+    bags = [set(w) for w in words]
+    stems = [{_stem(w) for w in bag} for bag in bags]
+    cases: dict[int, set[str]] = {}
+    siblings: dict[int, set[int]] = {}
+    # The words around a case ("a ___ member"): where another case would stand.
+    slots: dict[int, set[tuple[str, str]]] = {}
+    for i in range(len(sentences)):
+        for j in range(i + 1, len(sentences)):
+            if sentences[i][0] != sentences[j][0] or not bags[i] or not bags[j]:
+                continue
+            # Cheap filter first: siblings share most of their words.
+            if len(bags[i] & bags[j]) / len(bags[i] | bags[j]) < 0.4:
+                continue
+            matcher = SequenceMatcher(None, words[i], words[j], autojunk=False)
+            if matcher.ratio() < SIBLING_RATIO:
+                continue
+            mine, theirs, my_slots, their_slots = set(), set(), set(), set()
+            for tag, a0, a1, b0, b1 in matcher.get_opcodes():
+                # A case is a word or a short phrase ("silver", "New York"); a longer
+                # replacement is a different clause, not a different case.
+                if tag != "replace" or a1 - a0 > 3 or b1 - b0 > 3:
+                    continue
+                # Only words the other sentence lacks altogether: a misaligned list
+                # ("premium economy" against "business") swaps words both sentences have.
+                # Stems, so "bags" for "bag" is one word, not two cases.
+                left = {_stem(w) for w in words[i][a0:a1] if _is_case_word(w)} - stems[j]
+                right = {_stem(w) for w in words[j][b0:b1] if _is_case_word(w)} - stems[i]
+                if left and right:
+                    mine |= left
+                    theirs |= right
+                    my_slots.add(_slot(words[i], a0, a1))
+                    their_slots.add(_slot(words[j], b0, b1))
+            if mine and theirs:
+                for k, found, around in ((i, mine, my_slots), (j, theirs, their_slots)):
+                    cases.setdefault(k, set()).update(found)
+                    slots.setdefault(k, set()).update(around)
+                siblings.setdefault(i, set()).add(j)
+                siblings.setdefault(j, set()).add(i)
+    drop: set[int] = set()
+    for i, own in cases.items():
+        if own & said:
+            continue
+        sibling_named = any(cases[j] & said for j in siblings[i])
+        if sibling_named or _names_another_case(spoken, slots[i], own):
+            drop.add(i)
+    return drop
+
+
+def _is_case_word(word: str) -> bool:
+    return bool(_CASE_WORD.fullmatch(word)) and word not in STOPWORDS
+
+
+def _slot(words: list[str], start: int, end: int) -> tuple[str, str]:
+    """The content words just before and after ``words[start:end]`` ("" for none or a stopword)."""
+    before = words[start - 1] if start > 0 else ""
+    after = words[end] if end < len(words) else ""
+    return (_stem(before) if _is_case_word(before) else "", _stem(after) if _is_case_word(after) else "")
+
+
+def _names_another_case(spoken: list[str], slots: set[tuple[str, str]], own: set[str]) -> bool:
+    """Whether the conversation puts a word other than ``own`` where this sentence's case stands."""
+    for before, after in slots:
+        for k, word in enumerate(spoken):
+            if word in own or not _is_case_word(word):
+                continue
+            if (after and k + 1 < len(spoken) and spoken[k + 1] == after and word != after) or \
+                    (before and k > 0 and spoken[k - 1] == before and word != before):
+                return True
+    return False

@@ -48,10 +48,11 @@ def test_bag_allowance_sentences_keep_their_member_level(tmp_path, embedder):
         draft = draft_reply(ticket, Retriever(kb), kb.settings, DraftOptions(length="detailed"))
         said = [s for s in split_sentences(draft.text) if "free checked bags" in s]
         assert said, draft.text
-        # Each allowance is said under the member level it belongs to.
+        # Each allowance is said under the member level it belongs to, and only the asked
+        # level's (the draft used to quote the other levels' allowances beside it).
         for sentence in said:
             level_said = re.findall(r"is an? (\w+) member:", sentence)
-            assert level_said, sentence
+            assert level_said == [level], sentence
 
 
 def test_a_nested_list_closes_its_sentence_where_the_nesting_ends() -> None:

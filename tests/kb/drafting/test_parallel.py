@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from kb.drafting.parallel import parallel_answers
+from kb.drafting.parallel import other_cases, parallel_answers
 from kb.drafting.vectors import SentenceVectors
 from kb.types import Hit
 
@@ -107,3 +107,44 @@ def test_a_draft_says_which_documents_answer_an_unnamed_question(tmp_path, embed
     args = parser.parse_args(["draft", "--home", str(settings.home), "--ticket", "do they take master card?", "--json"])
     assert args.func(args) == 0
     assert len(json.loads(capsys.readouterr().out)["parallel_sources"]) >= 2
+
+
+ALLOWANCE = [
+    "Checked bag allowance: If the booking user is a regular member: 1 free checked bag for each economy passenger; "
+    "2 free checked bags for each business passenger.",
+    "If the booking user is a silver member: 1 free checked bag for each basic economy passenger; 2 free checked bag "
+    "for each economy passenger; 3 free checked bags for each business passenger.",
+    "If the booking user is a gold member: 2 free checked bag for each basic economy passenger; 3 free checked bag for "
+    "each economy passenger; 4 free checked bags for each business passenger.",
+    "Each extra baggage is 50 dollars.",
+]
+
+
+@pytest.mark.parametrize(("conversation", "left_out"), [
+    ("How many checked bags can I bring for free? I'm a silver member flying economy.", {0, 2}),
+    ("regular members, how many free bags?", {1, 2}),
+    ("Agent: are you a gold member?\nUser: yes. how many bags are free?", {0, 1}),
+    ("what's the checked bag allowance?", set()),      # no case named: every case stays
+    ("I'm a gold or silver member", {0}),              # two cases named: both stay
+])
+def test_a_rule_stated_per_case_keeps_only_the_case_the_ticket_names(conversation, left_out):
+    # A silver member asking about free bags got the regular, silver and gold allowances.
+    assert other_cases([("bags", s) for s in ALLOWANCE], conversation) == left_out
+
+
+def test_cases_are_words_that_replace_each_other_not_shared_words_or_clauses():
+    platforms = [("help", "On iPhone, open Settings and tap Privacy to turn off tracking."),
+                 ("help", "On Android, open Settings and tap Google to turn off ad tracking."),
+                 ("help", "Tracking is off by default for users under 18.")]
+    assert other_cases(platforms, "how do I turn off tracking on my android phone") == {0}
+    # "the" for "your" is no case, though the ticket says "the".
+    wording = [("refunds", "Approved refunds go back to the original payment method within 5 to 10 business days."),
+               ("refunds", "Approved refunds go back to your original payment method within 5 to 10 business days.")]
+    assert other_cases(wording, "can I get the coins back?") == set()
+    # The asked case's own sentence was not retrieved: a word in the same place still names another case.
+    assert other_cases([("bags", ALLOWANCE[1]), ("bags", ALLOWANCE[2]), ("bags", ALLOWANCE[3])],
+                       "I'm a regular member, how many free bags?") == {0, 1}
+    assert other_cases([("bags", ALLOWANCE[1]), ("bags", ALLOWANCE[2])], "are bags free for members?") == set()
+    # The same sentences in two documents are not compared (each document is its own source).
+    apart = [("bags-2025", ALLOWANCE[1]), ("bags-2026", ALLOWANCE[2])]
+    assert other_cases(apart, "I'm a silver member") == set()
