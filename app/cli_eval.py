@@ -227,16 +227,49 @@ def cmd_eval_threshold(args: argparse.Namespace) -> int:
         return result
     print(f"{result['answerable']} answerable and {result['not_covered']} not-covered tickets drafted against "
           f"{result['knowledge_base']} ({result['left_out']} left out: their escalation procedure was found)")
-    print(f"{'threshold':<24}{'value':>8}{'answerable deferred':>22}{'not covered answered':>23}")
+    _print_fit(result, [("value", "threshold", ".4f"), ("answerable deferred", "answerable_deferred", ""),
+                        ("not covered answered", "uncovered_answered", "")],
+               "fewer wrong decisions",
+               "keep the current threshold: no other one makes fewer wrong decisions on these tickets")
+    return 0
+
+
+def _print_fit(result: dict, columns: list[tuple[str, str, str]], better: str, keep: str) -> None:
+    """A fit's current and chosen settings as a table (``(header, key, format)`` per column),
+    then its ``.env`` lines when it recommends them (saying why), else ``keep``."""
+    print(f"{'setting':<10}" + "".join(f"{header:>{len(header) + 3}}" for header, _key, _fmt in columns))
     for label in ("current", "chosen"):
-        row = result[label]
-        print(f"{label:<24}{row['threshold']:>8.4f}{row['answerable_deferred']:>22}{row['uncovered_answered']:>23}")
-    if result["recommend"]:
-        print("fewer wrong decisions: put this in .env (or the environment):")
-        for name, value in result["env"].items():
-            print(f"  {name}={value}")
-    else:
-        print("keep the current threshold: no other one makes fewer wrong decisions on these tickets")
+        print(f"{label:<10}" + "".join(f"{result[label][key]:>{len(header) + 3}{fmt}}" for header, key, fmt in columns))
+    if not result["recommend"]:
+        print(keep)
+        return
+    print(f"{better}: put {'these' if len(result['env']) > 1 else 'this'} in .env (or the environment):")
+    for name, value in result["env"].items():
+        print(f"  {name}={value}")
+
+
+# ---- eval risk ----------------------------------------------------------------------------
+def cmd_eval_risk(args: argparse.Namespace) -> int:
+    """Fit the semantic risk layer's threshold and margin to labelled tickets."""
+    from eval.risk_fit import fit_risk_thresholds
+
+    interactive = not args.json and sys.stderr.isatty()
+
+    def run(settings: Settings, _index):
+        return fit_risk_thresholds(settings, args.tickets, args.normal, on_ticket=_progress("read", interactive))
+
+    result = evaluate(args, run)
+    if isinstance(result, int):
+        return result
+    print(f"{result['high']} high-risk and {result['normal']} ordinary tickets read with {result['model']} "
+          f"({result['lexical_misses']} high-risk ones have no lexical cue: the semantic layer must find them)")
+    _print_fit(result, [("threshold", "threshold", "g"), ("margin", "margin", "g"),
+                        ("high-risk missed", "misses", ""), ("ordinary flagged", "false_flags", "")],
+               "fewer misses or false flags",
+               "keep the current settings: no other one misses fewer high-risk tickets or flags fewer ordinary ones")
+    for row in result["wrong_chosen"]:
+        what = "missed" if row["label"] == "high" else "flagged"
+        print(f"  still {what}: {row['ticket']}")
     return 0
 
 
@@ -374,6 +407,17 @@ def register_eval(eval_subparsers, common: argparse.ArgumentParser) -> None:
     e.add_argument("--json", action="store_true")
     e.add_argument("--report", type=report_path, help="write a report: .md, .html or .json")
     e.set_defaults(func=cmd_eval_threshold)
+
+    e = eval_subparsers.add_parser("risk", parents=[common],
+                                   help="fit the semantic risk layer's threshold and margin to labelled tickets "
+                                        "(after a change of embedding model)")
+    e.add_argument("--tickets", type=Path, required=True,
+                   help="labelled tickets (JSONL: text, context, risk high|normal), e.g. demo/tickets.jsonl")
+    e.add_argument("--normal", type=Path,
+                   help="more messages known not to be high-risk (JSONL: text, context)")
+    e.add_argument("--json", action="store_true")
+    e.add_argument("--report", type=report_path, help="write a report: .md, .html or .json")
+    e.set_defaults(func=cmd_eval_risk)
 
     e = eval_subparsers.add_parser("qa", parents=[common], help="QA rubric scores and edit distances of the "
                                                                 "records store, per week / queue / mode")

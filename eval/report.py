@@ -405,6 +405,32 @@ def _threshold_document(result: dict) -> Document:
     return Document(f"Insufficient-guidance threshold: {result['dataset']}", intro, [summary, detail])
 
 
+def _risk_fit_document(result: dict) -> Document:
+    env = ", ".join(f"`{k}={v}`" for k, v in result["env"].items())
+    intro = [f"{result['high']} high-risk and {result['normal']} ordinary tickets (**{result['dataset']}**) read "
+             f"with `{result['model']}`; {result['lexical_misses']} of the high-risk ones have no lexical cue, so "
+             "only the semantic layer can flag them.",
+             "Each threshold (0.30 to 0.70) and margin (0 to 0.10) is scored by the high-risk tickets it misses, "
+             "then by the ordinary tickets it flags; among equally good settings the one nearest the current one "
+             "is kept."]
+    verdict = (f"Recommended: {env} (fewer misses or false flags)." if result["recommend"]
+               else "Keep the current settings: no other one misses fewer high-risk tickets or flags fewer "
+                    "ordinary ones.")
+    rows = [[label, result[label]["threshold"], result[label]["margin"], result[label]["misses"],
+             result[label]["false_flags"]] for label in ("current", "chosen")]
+    summary = Section("Result", paragraphs=[verdict],
+                      tables=[Table(["", "threshold", "margin", "high-risk missed", "ordinary flagged"], rows)])
+    curve = [{"threshold": r["threshold"], "count": r[key], "what": label} for r in result["curve"]
+             for key, label in (("misses", "high-risk missed"), ("false_flags", "ordinary flagged"))]
+    summary.charts.append(_line_chart(curve, x="threshold", y="count", color="what",
+                                      title=f"Wrong decisions per threshold (margin {result['chosen']['margin']:g})"))
+    wrong = Section("Tickets the settings get wrong", tables=[
+        Table(["setting", "label", "ticket (redacted)"],
+              [[label, row["label"], row["ticket"]] for label, key in (("current", "wrong_now"), ("chosen", "wrong_chosen"))
+               for row in result[key]])])
+    return Document(f"Semantic risk thresholds: {result['dataset']}", intro, [summary, wrong])
+
+
 # ---- dispatch and rendering --------------------------------------------------------------
 def build_document(result: dict) -> Document:
     """The report document for any supported evaluation result.
@@ -413,15 +439,16 @@ def build_document(result: dict) -> Document:
         ReportError: the result has an unknown shape.
     """
     builders = {"drafts": _drafts_document, "qa": _qa_document, "demo": _demo_document,
-                "calibration": _calibration_document, "threshold": _threshold_document}
+                "calibration": _calibration_document, "threshold": _threshold_document,
+                "risk_fit": _risk_fit_document}
     kind = result.get("kind")
     if kind in builders:
         doc = builders[kind](result)
     elif "configs" in result:
         doc = _retrieval_document(result)
     else:
-        raise ReportError("unknown result: expected a retrieval, drafts, calibration, threshold, qa or demo "
-                          "evaluation")
+        raise ReportError("unknown result: expected a retrieval, drafts, calibration, threshold, risk, qa or "
+                          "demo evaluation")
     if result.get("warnings"):
         # What the loader set aside changes what the figures mean, so it comes first.
         doc.sections.insert(0, Section("Dataset warnings", paragraphs=[str(w) for w in result["warnings"]]))

@@ -64,6 +64,21 @@ def read_jsonl(path: Path) -> list[tuple[int, dict]]:
     return rows
 
 
+def read_ticket_lines(path: Path | str) -> list[tuple[int, dict]]:
+    """:func:`read_jsonl` for ticket files: every line needs a non-empty ``text`` string.
+
+    Raises:
+        DatasetError: unreadable file, a malformed line (named by number), or no ticket at all.
+    """
+    rows = read_jsonl(Path(path))
+    for number, item in rows:
+        if not isinstance(item.get("text"), str) or not item["text"].strip():
+            raise DatasetError(f"{path}:{number}: each line needs a non-empty \"text\" string")
+    if not rows:
+        raise DatasetError(f"{path}: no tickets")
+    return rows
+
+
 def _qrels_path(folder: Path, split: str | None) -> Path:
     qrels_dir = folder / "qrels"
     available = sorted(p.stem for p in qrels_dir.glob("*.tsv")) if qrels_dir.is_dir() else []

@@ -81,17 +81,10 @@ def load_tickets(path: Path | str) -> list:
         eval.retrieval.DatasetError: unreadable file, a malformed line (named by number), or
             no ticket at all.
     """
-    from eval.retrieval import DatasetError, read_jsonl
+    from eval.retrieval import read_ticket_lines
     from kb.types import Ticket
 
-    tickets = []
-    for number, item in read_jsonl(Path(path)):
-        if not isinstance(item.get("text"), str) or not item["text"].strip():
-            raise DatasetError(f"{path}:{number}: each line needs a non-empty \"text\" string")
-        tickets.append(Ticket(text=item["text"], context=str(item.get("context") or "")))
-    if not tickets:
-        raise DatasetError(f"{path}: no tickets")
-    return tickets
+    return [Ticket(text=item["text"], context=str(item.get("context") or "")) for _n, item in read_ticket_lines(path)]
 
 
 def calibrate_threshold(kb, answerable_path: Path | str, uncovered_path: Path | str, *,

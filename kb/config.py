@@ -96,6 +96,11 @@ class Settings(BaseSettings):
         default=0.40, description="Best dense cosine below which a draft defers to a knowledge owner "
                                   "(calibrated in kb/drafting/confidence.py).")
     draft_semantic_risk: bool = Field(default=True, description="Add the embedding layer to risk detection.")
+    semantic_risk_threshold: float = Field(
+        default=0.50, description="Cosine with a risk exemplar at which the embedding layer flags a sentence "
+                                  "(calibrated for the bundled model; refit with `replydesk eval risk`).")
+    semantic_risk_margin: float = Field(
+        default=0.05, description="How much that cosine must beat the closest ordinary-ticket exemplar.")
     draft_signature: str = Field(default="The Support Team", description="Sign-off line of drafts.")
 
     # --- app ---------------------------------------------------------------------

@@ -819,16 +819,23 @@ class SemanticRiskLayer:
                 out.append((category, float(per_unit[best]), float(benign[best]), source, start, end))
         return out
 
+    def gated_scores(self, text: str, context: str = "") -> list[tuple[str, float, float, str, int, int]]:
+        """:meth:`scores` without the sentences that lack their category's required elements
+        nearby (in a long thread the closest sentence may be about something else)."""
+        out = []
+        for category, cos, benign, source, start, end in self.scores(text, context):
+            required = _SEMANTIC_REQUIRES.get(category, ())
+            if all(pattern.search(_gate_text(text, context, source, start, end)) for pattern in required):
+                out.append((category, cos, benign, source, start, end))
+        return out
+
     def flagged(self, text: str, context: str = "") -> list[RiskEvidence]:
         """Evidence (one sentence each) for the categories this layer flags: per category, its
         best sentence among those that clear the thresholds and carry the category's required
-        elements nearby (in a long thread the closest sentence may be about something else)."""
+        elements nearby."""
         evidence, done = [], set()
-        for category, cos, benign, source, start, end in self.scores(text, context):
+        for category, cos, benign, source, start, end in self.gated_scores(text, context):
             if category in done or cos < self.threshold or cos - benign < self.margin:
-                continue
-            required = _SEMANTIC_REQUIRES.get(category, ())
-            if not all(pattern.search(_gate_text(text, context, source, start, end)) for pattern in required):
                 continue
             done.add(category)
             body = text if source == "text" else context
@@ -903,17 +910,34 @@ _SEMANTIC_REQUIRES: dict[str, tuple[re.Pattern, ...]] = {
     ),
 }
 
-_SEMANTIC_LAYERS: dict[int, SemanticRiskLayer] = {}
+_SEMANTIC_LAYERS: dict[tuple[int, float, float], SemanticRiskLayer] = {}
 
 
-def _semantic_layer(embedder) -> SemanticRiskLayer:
-    layer = _SEMANTIC_LAYERS.get(id(embedder))
+def _semantic_layer(embedder, threshold: float, margin: float) -> SemanticRiskLayer:
+    key = (id(embedder), threshold, margin)
+    layer = _SEMANTIC_LAYERS.get(key)
     if layer is None or layer.embedder is not embedder:
-        layer = _SEMANTIC_LAYERS[id(embedder)] = SemanticRiskLayer(embedder)
+        layer = _SEMANTIC_LAYERS[key] = SemanticRiskLayer(embedder, threshold=threshold, margin=margin)
     return layer
 
 
-def assess_risk(text: str, context: str = "", *, embedder=None) -> RiskAssessment:
+def _lexical(text: str, context: str) -> tuple[list[tuple[_Cue, RiskEvidence]], set[str]]:
+    matches = _match(text or "", "text")
+    if context:
+        matches += _match(context, "context")
+    by_category: dict[str, dict[str, float]] = {}
+    for cue, _ev in matches:
+        by_category.setdefault(cue.category, {})[cue.name] = cue.weight
+    return matches, {c for c in RISK_CATEGORIES if sum(by_category.get(c, {}).values()) >= THRESHOLD - 1e-9}
+
+
+def lexical_categories(text: str, context: str = "") -> set[str]:
+    """The categories the lexical cues alone flag (model-free)."""
+    return _lexical(text, context)[1]
+
+
+def assess_risk(text: str, context: str = "", *, embedder=None, semantic_threshold: float = SEMANTIC_THRESHOLD,
+                semantic_margin: float = SEMANTIC_MARGIN) -> RiskAssessment:
     """Assess whether a ticket needs the high-risk procedure.
 
     Args:
@@ -923,21 +947,17 @@ def assess_risk(text: str, context: str = "", *, embedder=None) -> RiskAssessmen
             With it, the :class:`SemanticRiskLayer` also runs and its categories are added
             to the lexical ones (union: the layers catch different misses). Without it
             the assessment is lexical only, fast and model-free.
+        semantic_threshold: the semantic layer's cosine threshold (``Settings.semantic_risk_threshold``).
+        semantic_margin: its margin over the ordinary-ticket exemplars (``Settings.semantic_risk_margin``).
 
     Returns:
         A :class:`RiskAssessment`; ``level`` is ``"high"`` when any category reaches
         the threshold, and ``evidence`` lists the phrases behind each flagged category.
     """
-    matches = _match(text or "", "text")
-    if context:
-        matches += _match(context, "context")
-    by_category: dict[str, dict[str, float]] = {}
-    for cue, _ev in matches:
-        by_category.setdefault(cue.category, {})[cue.name] = cue.weight
-    lexical = {c for c in RISK_CATEGORIES if sum(by_category.get(c, {}).values()) >= THRESHOLD - 1e-9}
+    matches, lexical = _lexical(text, context)
     all_evidence = [ev for _cue, ev in matches]
     if embedder is not None and ((text or "").strip() or (context or "").strip()):
-        semantic = _semantic_layer(embedder).flagged(text or "", context or "")
+        semantic = _semantic_layer(embedder, semantic_threshold, semantic_margin).flagged(text or "", context or "")
         all_evidence += semantic
         lexical |= {ev.category for ev in semantic}
     flagged = tuple(c for c in RISK_CATEGORIES if c in lexical)

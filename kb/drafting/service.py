@@ -119,7 +119,9 @@ def draft_reply(ticket: Ticket, retriever, settings: Settings, options: DraftOpt
     # A thread pasted into the ticket box is assessed as its turns: speaker labels and time
     # stamps glued to a sentence blur what it says to the semantic layer.
     turns = as_turns(ticket)
-    assessment = assess_risk(turns.text, turns.context, embedder=embedder if settings.draft_semantic_risk else None)
+    assessment = assess_risk(turns.text, turns.context, embedder=embedder if settings.draft_semantic_risk else None,
+                             semantic_threshold=settings.semantic_risk_threshold,
+                             semantic_margin=settings.semantic_risk_margin)
     t2 = time.perf_counter()
     timings["risk"] = t2 - t1
     escalation = find_escalation(retriever, ticket, assessment, k=settings.draft_escalation_k)

@@ -89,6 +89,8 @@ def overview(ws: Workspace, actor: CurrentUser) -> Overview:
         "Embedding device": s.embedding_device,
         "Chunk size (tokens)": f"{s.chunk_tokens} (overlap {s.chunk_overlap_tokens})",
         "Min. guidance confidence": f"{s.draft_min_confidence:.2f}",
+        "Semantic risk layer": (f"threshold {s.semantic_risk_threshold:g}, margin {s.semantic_risk_margin:g}"
+                                if s.draft_semantic_risk else "off (keyword cues only)"),
         "LLM provider": s.llm_provider,
         "LLM model": s.llm_model or "—",
         "LLM API key": "set" if s.llm_api_key else "not set",
@@ -106,9 +108,9 @@ def _calibration_warnings(settings) -> tuple[str, ...]:
     # Cosines live on each model's own scale; the shipped thresholds are the bundled model's.
     return (f"The embedding model is {settings.embedding_model}, but the thresholds were calibrated for "
             f"{BUNDLED_MODEL_NAME}. Fit the insufficient-guidance threshold to it with `replydesk eval threshold "
-            "--tickets FILE --not-covered FILE` (REPLYDESK_DRAFT_MIN_CONFIDENCE). The grounding and semantic "
-            "risk thresholds are not refitted: keep an eye on unsupported-sentence marks and risk flags; the "
-            "keyword risk cues work with any model.",)
+            "--tickets FILE --not-covered FILE` (REPLYDESK_DRAFT_MIN_CONFIDENCE) and the semantic risk layer with "
+            "`replydesk eval risk --tickets FILE` (REPLYDESK_SEMANTIC_RISK_THRESHOLD and _MARGIN). The grounding "
+            "threshold is not refitted: keep an eye on unsupported-sentence marks.",)
 
 
 def audit_log(ws: Workspace, actor: CurrentUser, *, action: str | None = None, username: str | None = None,

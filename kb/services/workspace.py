@@ -87,7 +87,8 @@ class Workspace:
         started = time.perf_counter()
         self.retriever.search(Ticket(text=_WARM_UP_PROBE), k=1)
         if self.settings.draft_semantic_risk:
-            assess_risk(_WARM_UP_PROBE, embedder=self.kb.embedder)
+            assess_risk(_WARM_UP_PROBE, embedder=self.kb.embedder, semantic_threshold=self.settings.semantic_risk_threshold,
+                        semantic_margin=self.settings.semantic_risk_margin)
         return time.perf_counter() - started
 
     def start_warm_up(self) -> threading.Thread:
