@@ -58,6 +58,9 @@ def cmd_draft(args: argparse.Namespace) -> int:
     if draft.parallel_sources:
         print("note: the knowledge base answers this question separately for " + "; ".join(draft.parallel_sources)
               + ". Confirm which one the customer means before sending.")
+    if draft.staff_only_sources:
+        print("note: written for staff, so not quoted: " + "; ".join(draft.staff_only_sources)
+              + ". It matches this ticket well; answer from it.")
     if draft.risk.level == "high":
         cats = ", ".join(draft.risk.assessment.categories)
         print(f"HIGH RISK ({cats}); follow: " + "; ".join(

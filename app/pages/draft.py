@@ -114,6 +114,11 @@ if draft.parallel_sources:
                + "; ".join(f"**{t}**" for t in draft.parallel_sources)
                + ". The draft quotes the best match; confirm which one the customer means before sending.",
                icon=":material/call_split:")
+if draft.staff_only_sources:
+    st.info("Written for staff, so the draft does not quote it: "
+            + "; ".join(f"**{t}**" for t in draft.staff_only_sources)
+            + ". It matches this ticket well; read it under *Guidance* and answer from it.",
+            icon=":material/badge:")
 if draft.fallback_reason:
     st.info(f"Drafted offline: {draft.fallback_reason}", icon=":material/cloud_off:")
 if draft.answered:

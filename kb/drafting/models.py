@@ -156,6 +156,9 @@ class Draft:
         parallel_sources: titles of documents that answer the ticket's question separately
             (one per hotel, product, plan ...; :func:`kb.drafting.parallel.parallel_answers`):
             the specialist confirms which one the customer means.
+        staff_only_sources: sections among the best-matching guidance that are written for
+            staff only (every sentence an instruction to the desk), so an offline draft quotes
+            nothing from them: the specialist answers from them.
     """
 
     text: str
@@ -174,13 +177,15 @@ class Draft:
     prompt_version: str | None = None
     answered: str | None = None
     parallel_sources: tuple[str, ...] = ()
+    staff_only_sources: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         """The JSON shape of ``replydesk draft --json``."""
         return {"mode": self.mode, "text": self.text, "citations": [c.to_dict() for c in self.citations],
                 "risk": self.risk.to_dict(), "grounding": self.grounding.to_dict(),
                 "insufficient_guidance": self.insufficient_guidance, "redactions": self.redactions,
-                "answered": self.answered, "parallel_sources": list(self.parallel_sources)}
+                "answered": self.answered, "parallel_sources": list(self.parallel_sources),
+                "staff_only_sources": list(self.staff_only_sources)}
 
 
 @runtime_checkable

@@ -236,6 +236,28 @@ def candidates(hits: list[Hit]) -> list[_Candidate]:
     return out
 
 
+#: How many of the best-matching external passages are checked for being written for staff only.
+STAFF_ONLY_TOP = 2
+
+
+def staff_only_sources(hits: list[Hit], cands: list[_Candidate], top: int = STAFF_ONLY_TOP) -> tuple[str, ...]:
+    """Sections among the ``top`` external passages that have sentences but none the user may be told.
+
+    Args:
+        hits: the external passages, best first (the indices ``cands`` refer to).
+        cands: :func:`candidates` of ``hits``.
+    """
+    quotable = {c.passage for c in cands}
+    out = []
+    for p, hit in enumerate(hits[:top]):
+        if p in quotable:
+            continue
+        body, _ = _user_text(hit)
+        if any(len(s.split()) >= 4 and not _GREETING_LINE.match(s) for s in split_sentences(clean_markdown(body))):
+            out.append(hit.section or hit.title)
+    return tuple(dict.fromkeys(out))
+
+
 def _lexical(ticket_tokens: set[str], sentence: str, weights: dict[str, float] | None = None) -> float:
     mine = set(content_tokens(sentence))
     if not mine or not ticket_tokens:
@@ -488,6 +510,8 @@ class OfflineDrafter:
         # never cut.
         length = "short" if options.channel == "social" and not lead else options.length
         chosen = self.select(ticket, external, length, lead=lead)
+        # Beside an escalation procedure the specialist has the procedure to follow already.
+        staff_only = () if lead else staff_only_sources(external, candidates(external))
         support = self.corroboration(chosen, external)
         numbers: dict[int, int] = {}
         quotes: dict[int, list[str]] = {}
@@ -519,7 +543,7 @@ class OfflineDrafter:
             text = _LANGUAGE_NOTE.format(language=options.language) + "\n\n" + text
         return Draft(text=text, citations=tuple(sorted(citations, key=lambda c: c.n)), mode=self.mode,
                      risk=DraftRisk(RiskAssessment("normal", (), ())), language=options.language,
-                     timings={"draft": time.perf_counter() - start})
+                     timings={"draft": time.perf_counter() - start}, staff_only_sources=staff_only)
 
     def holding_reply(self, ticket: Ticket, options: DraftOptions, *, confidence: float, threshold: float) -> Draft:
         """The insufficient-guidance draft: a note to the specialist and an honest holding reply."""

@@ -205,7 +205,9 @@ def draft_reply(ticket: Ticket, retriever, settings: Settings, options: DraftOpt
     return replace(draft, risk=risk, insufficient_guidance=insufficient, redactions=len(redaction.redactions),
                    fallback_reason=fallback_reason, timings=timings, language=language, confidence=confidence,
                    internal_guidance=internal, answered=turns.text if turns.text != ticket.text else None,
-                   parallel_sources=parallel.unresolved)
+                   parallel_sources=parallel.unresolved,
+                   # A high-risk ticket's banner already sends the specialist to its procedure.
+                   staff_only_sources=() if assessment.is_high else draft.staff_only_sources)
 
 
 _DONE = object()

@@ -198,3 +198,18 @@ def test_draft_with_the_real_model_cites_current_payout_policy(demo_kb, tmp_path
     assert any(h["doc_id"] in ticket["relevant_doc_ids"] for h in stored.hits)
     assert "Guidance" in texts(at)
     st.cache_resource.clear()
+
+
+def test_guidance_written_for_staff_is_pointed_out(env, tmp_path, monkeypatch):
+    # The keyword embedder's cosines are not the model's: the confidence bar is not under test here.
+    monkeypatch.setenv("REPLYDESK_DRAFT_MIN_CONFIDENCE", "0")
+    policy = tmp_path / "agent_policy.md"
+    policy.write_text("---\ndoc_id: agent-policy\ndoc_type: policy\n---\n# Agent policy\n\n## Look up an order\n\n"
+                      "The agent must look up the order with find_order() before changing anything. Verify the "
+                      "customer's email address first.\n\n## Cancel an order\n\nA pending order can be cancelled "
+                      "before it ships.\n", encoding="utf-8")
+    assert not env.ingest(policy).failed
+    at = _draft(env.app("sam").run(), "how do you look up my order before you cancel it?")
+    assert not at.exception
+    (note,) = [i.value for i in at.info if "Written for staff" in i.value]
+    assert "**Agent policy > Look up an order**" in note

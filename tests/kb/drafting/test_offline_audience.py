@@ -134,3 +134,32 @@ def test_a_gift_card_is_not_coins_and_gifts(keyword_embedder):
 
     assert "coins and gifts" not in draft.text
     assert "about your refund" in draft.text
+
+
+def test_a_section_written_only_for_staff_is_pointed_out_not_quoted(keyword_embedder):
+    staff = Hit(chunk_id="p::v1::0000", doc_id="policy", version=1, title="Store agent policy", doc_type="policy",
+                section="Store agent policy > Look up an order", score=0.2, dense_score=0.7,
+                text="The agent must look up the order with find_order() before changing anything. "
+                     "Verify the customer's email address first.")
+    user = Hit(chunk_id="p::v1::0001", doc_id="policy", version=1, title="Store agent policy", doc_type="policy",
+               section="Store agent policy > Cancel", score=0.1, dense_score=0.5,
+               text="A pending order can be cancelled before it ships, and the refund follows at once.")
+    ticket = Ticket(text="how do you look up my order before you cancel it?")
+    draft = OfflineDrafter(keyword_embedder).draft(ticket, [staff, user], DraftOptions())
+    assert draft.staff_only_sources == ("Store agent policy > Look up an order",)
+    assert "find_order" not in draft.text and "pending order can be cancelled" in draft.text
+    assert draft.to_dict()["staff_only_sources"] == ["Store agent policy > Look up an order"]
+    # A section with something for the user, or a staff-only one ranked below the best two, is not pointed out.
+    assert OfflineDrafter(keyword_embedder).draft(ticket, [user], DraftOptions()).staff_only_sources == ()
+    assert OfflineDrafter(keyword_embedder).draft(ticket, [user, user, staff], DraftOptions()).staff_only_sources == ()
+
+
+@pytest.mark.slow
+def test_the_cli_says_which_staff_section_to_answer_from(agent_policy_kb, capsys):
+    from app.cli import main
+
+    assert main(["draft", "--home", str(agent_policy_kb.settings.home),
+                 "--ticket", "Can you look up my order? Do you need my email address and zip code first?"]) == 0
+    out = capsys.readouterr().out
+    assert "note: written for staff, so not quoted: Store agent policy > Look up an order" in out
+    assert "find_order" not in out

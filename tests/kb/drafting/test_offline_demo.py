@@ -130,8 +130,8 @@ def test_high_risk_ticket_gets_escalation_procedure(retriever, dsettings) -> Non
     assert not draft.insufficient_guidance
     payload = draft.to_dict()
     assert set(payload) == {"mode", "text", "citations", "risk", "grounding", "insufficient_guidance", "redactions",
-                            "answered", "parallel_sources"}
-    assert payload["parallel_sources"] == []
+                            "answered", "parallel_sources", "staff_only_sources"}
+    assert payload["parallel_sources"] == [] and payload["staff_only_sources"] == []
     assert set(payload["risk"]) == {"level", "categories", "evidence", "escalation"}
 
 
@@ -236,7 +236,7 @@ def test_cli_draft_json(demo_kb, capsys, monkeypatch) -> None:
     assert args.func(args) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"mode", "text", "citations", "risk", "grounding", "insufficient_guidance", "redactions",
-                        "answered", "parallel_sources"}
+                        "answered", "parallel_sources", "staff_only_sources"}
     assert out["mode"] == "offline" and out["redactions"] == 1 and out["text"].startswith("Hello,")
     assert set(out["citations"][0]) == {"n", "doc_id", "title", "version", "page", "section", "quote"}
     assert set(out["grounding"]) == {"sentences", "supported"}
