@@ -822,20 +822,25 @@ class SemanticRiskLayer:
     def gated_scores(self, text: str, context: str = "") -> list[tuple[str, float, float, str, int, int]]:
         """:meth:`scores` without the sentences that lack their category's required elements
         nearby (in a long thread the closest sentence may be about something else)."""
-        out = []
-        for category, cos, benign, source, start, end in self.scores(text, context):
-            required = _SEMANTIC_REQUIRES.get(category, ())
-            if all(pattern.search(_gate_text(text, context, source, start, end)) for pattern in required):
-                out.append((category, cos, benign, source, start, end))
-        return out
+        return [score for score in self.scores(text, context) if self._carries_required(text, context, *score)]
+
+    @staticmethod
+    def _carries_required(text: str, context: str, category: str, _cos: float, _benign: float, source: str,
+                          start: int, end: int) -> bool:
+        required = _SEMANTIC_REQUIRES.get(category, ())
+        return all(pattern.search(_gate_text(text, context, source, start, end)) for pattern in required)
 
     def flagged(self, text: str, context: str = "") -> list[RiskEvidence]:
         """Evidence (one sentence each) for the categories this layer flags: per category, its
         best sentence among those that clear the thresholds and carry the category's required
         elements nearby."""
         evidence, done = [], set()
-        for category, cos, benign, source, start, end in self.gated_scores(text, context):
+        for score in self.scores(text, context):
+            category, cos, benign, source, start, end = score
+            # Thresholds first: the required-element patterns are the costly part.
             if category in done or cos < self.threshold or cos - benign < self.margin:
+                continue
+            if not self._carries_required(text, context, *score):
                 continue
             done.add(category)
             body = text if source == "text" else context

@@ -377,15 +377,17 @@ class OfflineDrafter:
         self.context_tokens = context_tokens
         self._vectors = sentence_vectors(embedder)
 
-    def select(self, ticket: Ticket, hits: list[Hit], length: str, *, lead: int = 0) -> list[_Candidate]:
+    def select(self, ticket: Ticket, hits: list[Hit], length: str, *, lead: int = 0,
+               cands: list[_Candidate] | None = None) -> list[_Candidate]:
         """The sentences the reply will say, in reading order.
 
         Args:
             ticket: the ticket, a pasted thread already taken apart (:meth:`draft` does it).
             lead: the first ``lead`` passages are a procedure the reply must follow (the
                 escalation SOP of a high-risk ticket): the anchor is chosen among them.
+            cands: :func:`candidates` of ``hits``, when the caller has them already.
         """
-        cands = candidates(hits)
+        cands = candidates(hits) if cands is None else cands
         if not cands:
             return []
         context, message = ticket.context or "", ticket.text
@@ -509,9 +511,10 @@ class OfflineDrafter:
         # escalation procedure: its safety steps ("call your local emergency number") are
         # never cut.
         length = "short" if options.channel == "social" and not lead else options.length
-        chosen = self.select(ticket, external, length, lead=lead)
+        quotable = candidates(external)
+        chosen = self.select(ticket, external, length, lead=lead, cands=quotable)
         # Beside an escalation procedure the specialist has the procedure to follow already.
-        staff_only = () if lead else staff_only_sources(external, candidates(external))
+        staff_only = () if lead else staff_only_sources(external, quotable)
         support = self.corroboration(chosen, external)
         numbers: dict[int, int] = {}
         quotes: dict[int, list[str]] = {}
