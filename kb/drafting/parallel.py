@@ -92,10 +92,11 @@ def other_cases(sentences: list[tuple[str, str]], conversation: str) -> set[int]
     ("If the booking user is a regular member: 1 free checked bag ...", "... a silver member:
     2 free ...", "... a gold member: 3 ..."; "On iPhone, open ..." / "On Android, open ...").
     The words that replace each other between two such siblings are their cases. A sentence
-    is left out when the ticket names another case and not its own: a sibling's case ("I'm a
-    silver member"), or any word in the same place ("a regular member" beside "a platinum
-    member: ...", when the regular members' sentence was not retrieved). When the ticket names
-    no case, every case is kept; when it names several, each of those.
+    is left out when the ticket names a sibling's case and not its own ("I'm a silver member").
+    A word in the same place that is no sibling's case ("a platinum member" where only the
+    regular, silver and gold sentences were retrieved, or "a new member") leaves a sentence out
+    only while another case of the rule stays. When the ticket names no case, every case is
+    kept; when it names several, each of those.
 
     Args:
         sentences: ``(group key, sentence)``; only sentences with the same key (the same
@@ -149,13 +150,28 @@ def other_cases(sentences: list[tuple[str, str]], conversation: str) -> set[int]
                 siblings.setdefault(i, set()).add(j)
                 siblings.setdefault(j, set()).add(i)
     drop: set[int] = set()
+    by_place: set[int] = set()
     for i, own in cases.items():
         if own & said:
             continue
-        sibling_named = any(cases[j] & said for j in siblings[i])
-        if sibling_named or _names_another_case(spoken, slots[i], own):
+        if any(cases[j] & said for j in siblings[i]):
             drop.add(i)
-    return drop
+        elif _names_another_case(spoken, slots[i], own):
+            by_place.add(i)
+    # A word in a case's place may be no case at all ("I'm a new member"): it never removes
+    # every case of a rule, only those beside a case that stays.
+    return drop | {i for i in by_place if any(j not in by_place and j not in drop for j in _family(i, siblings))}
+
+
+def _family(start: int, siblings: dict[int, set[int]]) -> set[int]:
+    """``start`` and every sentence linked to it through siblings."""
+    seen, todo = {start}, [start]
+    while todo:
+        for j in siblings[todo.pop()]:
+            if j not in seen:
+                seen.add(j)
+                todo.append(j)
+    return seen
 
 
 def _is_case_word(word: str) -> bool:
