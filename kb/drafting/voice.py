@@ -25,7 +25,9 @@ _MODALS = r"(?:must|should|can|cannot|can't|may|might|will|won't|would|could|sha
 #: A staff member told what to do ("The agent must obtain the reason", "the agent cannot
 #: help"). With "you" in it the sentence is about an agent the user meets ("The agent at the
 #: gate will weigh your bag").
-_AGENT_DUTY = re.compile(rf"\bthe (?:agent|representative|advisor|operator)s?\b(?:\s+\w+){{0,3}}?\s+{_MODALS}\b",
+_AGENT_DUTY = re.compile(r"\bthe (?:agent|representative|advisor|operator)s?\b(?:\s+\w+){0,3}?\s+"
+                         # Duties only: "The agent will call you back" tells the user what happens.
+                         r"(?:must|should|cannot|can't|needs? to|has to|have to|is (?:required|(?:not )?allowed) to)\b",
                          re.IGNORECASE)
 #: "As an airline agent, you can help users ...": the "you" is staff.
 _YOU_AS_STAFF = re.compile(r"\bas an? (?:\w+\s+){0,2}(?:agent|representative|advisor|operator)\b", re.IGNORECASE)
@@ -41,7 +43,9 @@ _OPERATOR_ACTION = re.compile(r"\b(?:before|after) taking (?:the|any|this|an) ac
 #: The document describing itself to its staff readers ("This section explains for agents how
 #: to troubleshoot ..."); a reply has no use for a sentence about the document either way.
 _ABOUT_THE_DOCUMENT = re.compile(
-    r"\bfor (?:the )?(?:agents?|staff|representatives?|specialists?|operators?)\b"
+    r"\b(?:explains|describes|details|covers|outlines|lists|is|are)\s+for\s+(?:the\s+)?"
+    r"(?:agents?|staff|representatives?|specialists?|operators?)\b"
+    r"|\bfor (?:agents|staff|representatives|specialists|operators) only\b"
     r"|^this (?:section|guide|manual|page|chapter|article|document)\b(?:\s+\w+)?\s+"
     r"(?:explains|describes|details|covers|outlines|provides|lists|summari[sz]es)\b",
     re.IGNORECASE)

@@ -32,6 +32,8 @@ TO_THE_USER = [
     "Our agents at the airport can rebook missed connections.",
     "If you see harassment, take action by reporting it.",
     "We may take action against accounts that break the rules.",
+    "The agent will call back within 24 hours.",
+    "Please wait for the agent to join the chat.",
 ]
 
 
