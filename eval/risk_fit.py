@@ -69,9 +69,15 @@ class ScoredTicket:
         return self.lexical or self.best(margin) >= threshold
 
 
-def decisions_at(tickets: Sequence[ScoredTicket], threshold: float, margin: float) -> RiskDecisions:
-    """Misses and false flags at one setting."""
-    flags = [t.flagged(threshold, margin) for t in tickets]
+def decisions_at(tickets: Sequence[ScoredTicket], threshold: float, margin: float,
+                 best: Sequence[float] | None = None) -> RiskDecisions:
+    """Misses and false flags at one setting.
+
+    Args:
+        best: each ticket's :meth:`ScoredTicket.best` at ``margin``, when already computed.
+    """
+    best = [t.best(margin) for t in tickets] if best is None else best
+    flags = [t.lexical or b >= threshold for t, b in zip(tickets, best)]
     return RiskDecisions(threshold, margin, sum(t.high and not f for t, f in zip(tickets, flags)),
                          sum(not t.high and f for t, f in zip(tickets, flags)))
 
@@ -92,10 +98,7 @@ def choose(tickets: Sequence[ScoredTicket], current: tuple[float, float]) -> Ris
     grid = []
     for margin in MARGINS:
         best = [t.best(margin) for t in tickets]
-        for threshold in THRESHOLDS:
-            flags = [t.lexical or b >= threshold for t, b in zip(tickets, best)]
-            grid.append(RiskDecisions(threshold, margin, sum(t.high and not f for t, f in zip(tickets, flags)),
-                                      sum(not t.high and f for t, f in zip(tickets, flags))))
+        grid += [decisions_at(tickets, threshold, margin, best) for threshold in THRESHOLDS]
     return min(grid, key=lambda d: (d.misses, d.false_flags, distance(d), -d.threshold, -d.margin))
 
 
@@ -177,6 +180,7 @@ def fit_risk_thresholds(settings: Settings, labelled_path: Path | str, normal_pa
                 for r, t in zip(rows, scored)
                 if t.high != t.flagged(threshold, margin)]
 
+    best_at_chosen = [t.best(chosen.margin) for t in scored]
     return {
         "kind": "risk_fit",
         "dataset": Path(labelled_path).name + (f" + {Path(normal_path).name}" if normal_path is not None else ""),
@@ -188,7 +192,7 @@ def fit_risk_thresholds(settings: Settings, labelled_path: Path | str, normal_pa
         "env": {f"{_PREFIX}SEMANTIC_RISK_THRESHOLD": f"{chosen.threshold:g}",
                 f"{_PREFIX}SEMANTIC_RISK_MARGIN": f"{chosen.margin:g}"},
         "curve": [{"threshold": d.threshold, "misses": d.misses, "false_flags": d.false_flags}
-                  for d in (decisions_at(scored, t, chosen.margin) for t in THRESHOLDS)],
+                  for d in (decisions_at(scored, t, chosen.margin, best_at_chosen) for t in THRESHOLDS)],
         "wrong_now": wrong(*current_setting),
         "wrong_chosen": wrong(chosen.threshold, chosen.margin),
         "warnings": warnings,

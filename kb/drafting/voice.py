@@ -140,7 +140,7 @@ def to_second_person(sentence: str) -> str | None:
         when a mention is not one the rules can rewrite (another user may be meant, or the
         word after it is not a verb they know).
     """
-    if not _MENTION.search(sentence):
+    if not mentions_reader(sentence):
         return sentence
     if _SECOND_PERSON.search(sentence) or _OTHER_READER.search(sentence):
         return None
@@ -196,7 +196,7 @@ _PRONOUN = re.compile(r"\b(?:their|theirs|them|themselves|themself)\b", re.IGNOR
 
 
 _CLAUSE = re.compile(r"[^,;:.!?()]*")
-_COORDINATED = re.compile(r"\b(?:and|or)\s+(?:also\s+|still\s+)?([A-Za-z']+)(?:\s+([A-Za-z']+))?", re.IGNORECASE)
+_COORDINATED = re.compile(r"\b(?:and|or)\s+(?:also\s+|still\s+)?([A-Za-z']+)", re.IGNORECASE)
 
 
 def _coordinated_verbs(clause: str) -> str | None:
