@@ -49,7 +49,7 @@ from kb.drafting.models import Citation, Draft, DraftOptions, DraftRisk
 from kb.drafting.parallel import other_cases
 from kb.drafting.vectors import sentence_vectors
 from kb.drafting.text import clean_markdown, content_tokens, overlap, split_sentences
-from kb.drafting.voice import speaks_to_desk, to_second_person
+from kb.drafting.voice import speaks_to_desk_in, written_for_desk, to_second_person
 from kb.embedder import token_window
 from kb.query import RECENT_CONTEXT_TOKENS, dense_views
 from kb.thread import as_turns
@@ -208,32 +208,69 @@ def _is_qa(hit: Hit) -> bool:
     return hit.doc_type == "qa" or bool(_QA.match(hit.text))
 
 
-def _speaks_to_specialist(sentence: str, hit: Hit) -> bool:
+def _speaks_to_specialist(sentence: str, hit: Hit, *, staff_passage: bool) -> bool:
     return bool(_SPECIALIST_TALK.search(sentence) or sentence.endswith(":") or _DESK_INSTRUCTION.match(sentence)
-                or speaks_to_desk(sentence) or (hit.doc_type == "sop" and _SOP_TALK.search(sentence)))
+                or speaks_to_desk_in(sentence, staff_passage=staff_passage)
+                or (hit.doc_type == "sop" and _SOP_TALK.search(sentence)))
+
+
+def _section_key(hit: Hit) -> tuple[str, int, str]:
+    return hit.doc_id, hit.version, hit.section or ""
+
+
+def _screened(hit: Hit) -> bool:
+    """Whether a passage's sentences may hold a word to the desk: templates and "A:" answers
+    were sent to users as they are."""
+    return _user_text(hit)[1] < 1.0 and not _QA.match(hit.text)
+
+
+#: A sentence that opens by pointing back ("This will change the status of the bill"): it
+#: means nothing without the sentence before it.
+_POINTS_BACK = re.compile(r"^(?:this|that|these|those|it|they|then)\s+(?!\w+\s+(?:is|are|was|were)\b)"
+                          r"(?:\w+\s+)?(?:will|would|can|may|must|should|is|are|was|were|has|have|does|do)\b",
+                          re.IGNORECASE)
 
 
 def candidates(hits: list[Hit]) -> list[_Candidate]:
     """User-quotable sentences of the external passages (see the module docstring)."""
     out = []
+    passages = [split_sentences(clean_markdown(_user_text(hit)[0])) for hit in hits]
+    # A section cut into several chunks is written for one audience: the instruction that
+    # tells who reads it may sit in another of its chunks.
+    staff_sections = {_section_key(hit) for hit, sentences in zip(hits, passages)
+                      if not hit.is_internal and _screened(hit) and written_for_desk(sentences)}
     for p, hit in enumerate(hits):
         if hit.is_internal:
             continue
-        body, user_facing = _user_text(hit)
-        # Templates and "A:" answers were sent to users as they are; anything else may hold
-        # a word to the desk.
-        screened = user_facing < 1.0 and not _QA.match(hit.text)
-        for order, raw in enumerate(split_sentences(clean_markdown(body))):
-            if _GREETING_LINE.match(raw) or _INJECTION.search(raw) or len(raw.split()) < 4:
-                continue
-            if screened and _speaks_to_specialist(raw, hit):
-                continue
-            # A rule about "the user" is said to the user ("You need to ...").
-            text = _rewrite_placeholders((to_second_person(raw) or raw) if screened else raw)
-            if _GREETING_LINE.match(text):
-                continue
-            out.append(_Candidate(p, order, text, raw, user_facing))
+        _body, user_facing = _user_text(hit)
+        screened = _screened(hit)
+        staff_passage = screened and _section_key(hit) in staff_sections
+        kept_previous = True
+        for order, raw in enumerate(passages[p]):
+            kept = _quotable(raw, hit, screened=screened, staff_passage=staff_passage)
+            if kept is not None and staff_passage and not kept_previous and _POINTS_BACK.match(raw):
+                # Its antecedent was an instruction to staff ("Send the user a payment request.").
+                kept = None
+            kept_previous = kept is not None
+            if kept is not None:
+                out.append(_Candidate(p, order, kept, raw, user_facing))
     return out
+
+
+def _quotable(raw: str, hit: Hit, *, screened: bool, staff_passage: bool) -> str | None:
+    """``raw`` as the user may be told it, or ``None`` when it is not for the user."""
+    if _GREETING_LINE.match(raw) or _INJECTION.search(raw) or len(raw.split()) < 4:
+        return None
+    if screened and _speaks_to_specialist(raw, hit, staff_passage=staff_passage):
+        return None
+    # A rule about "the user" is said to the user ("You need to ...").
+    said = to_second_person(raw) if screened else raw
+    if said is None and staff_passage:
+        # Staff guidance about the user that cannot be said to them ("the phone number the
+        # user provided") is the staff's.
+        return None
+    text = _rewrite_placeholders(said or raw)
+    return None if _GREETING_LINE.match(text) else text
 
 
 #: How many of the best-matching external passages are checked for being written for staff only.

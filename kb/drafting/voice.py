@@ -102,6 +102,86 @@ def speaks_to_desk(sentence: str) -> bool:
     return has_you and bool(_MENTION.search(sentence)) and not _OTHER_READER.search(sentence)
 
 
+#: Verbs that open an instruction ("Check the bill status", "Investigate if the line is
+#: suspended"). Several are nouns too ("Document retention is ..."), so a command also needs
+#: the word after the verb to start its object or clause (see :data:`_OBJECT_START`).
+_COMMAND_VERBS = frozenset(
+    "acknowledge add apologise apologize apply ask assign attach avoid calculate call cancel check clarify close "
+    "collect confirm contact copy create deny determine direct document enable disable encourage escalate explain "
+    "find flag follow gather get give go identify include inform investigate issue keep let list locate log look "
+    "make mark mention note notify obtain offer open process provide reassure record refer refund reject remind "
+    "remove reply request reset respond resume review route search select send set share suspend tag tell thank "
+    "transfer treat try update use validate verify warn".split())
+#: Verbs that are almost never a noun at the start of a sentence: a command whatever follows.
+_UNAMBIGUOUS_COMMAND_VERBS = frozenset(
+    "acknowledge apologise apologize ask calculate clarify confirm determine enable escalate explain gather "
+    "identify inform investigate locate notify obtain reassure remember remind respond validate verify".split())
+_OBJECT_START = frozenset(
+    "the a an if whether that their his her its them it this these those any all each every what how when why "
+    "which who with to for up out back down in on off sure".split())
+_LEADING_COMMAND = re.compile(r"(?:^|:\s+|,\s+|\bthen\s+)(?:(?:then|first|next|finally|also|please|now|always)\b,?\s+)?"
+                              r"(?P<verb>[A-Za-z]+)\s+(?P<next>[A-Za-z']+)", re.IGNORECASE)
+
+
+#: A tool, in a passage written for the desk, is the desk's ("The send payment request tool
+#: will not check if the bill is overdue"), and "the agent" is its reader ("The agent will not
+#: be able to modify the order anymore").
+_DESK_TOOL = re.compile(r"\btools?\b|\bthe (?:agent|representative|advisor|operator)s?\b", re.IGNORECASE)
+
+
+def is_bare_command(sentence: str) -> bool:
+    """Whether the sentence (or its part after a colon) is an instruction with no "you" in it
+    ("Check the bill status to make sure it is overdue", "Investigate if the line is suspended").
+
+    Args:
+        sentence: one sentence of guidance.
+    """
+    if _SECOND_PERSON.search(sentence):
+        return False
+    for match in _LEADING_COMMAND.finditer(sentence):
+        verb, following = match.group("verb").lower(), match.group("next").lower()
+        if verb in _UNAMBIGUOUS_COMMAND_VERBS or (verb in _COMMAND_VERBS and following in _OBJECT_START):
+            return True
+    return False
+
+
+def written_for_desk(sentences) -> bool:
+    """Whether a passage is written for the people who serve the user.
+
+    It is when one of its sentences instructs them (:func:`speaks_to_desk`: "You can help the
+    user make a payment", "The agent must obtain the reason"), or when it gives commands while
+    it speaks of the user in the third person ("If the line is suspended, the user will not
+    have service. Investigate if the line is suspended."): a text written for users would
+    say "you". Its other "you"s and commands are then addressed to the desk too (see
+    :func:`speaks_to_desk_in`). A passage that only speaks of the user in the third person
+    ("The user is shown which rule was broken") may still be written for the user.
+
+    Args:
+        sentences: the passage's sentences.
+    """
+    sentences = list(sentences)
+    if any(speaks_to_desk(s) for s in sentences):
+        return True
+    return (any(_MENTION.search(s) and not _OTHER_READER.search(s) for s in sentences)
+            and any(is_bare_command(s) for s in sentences))
+
+
+def speaks_to_desk_in(sentence: str, *, staff_passage: bool) -> bool:
+    """:func:`speaks_to_desk`, knowing whether the sentence's passage is written for the desk
+    (:func:`written_for_desk`). In such a passage the reader is the desk, so a
+    sentence that addresses its reader, with "you" ("Generally, you can only take action on
+    pending orders") or as a command ("Investigate if the line is suspended"), is for staff.
+
+    Args:
+        sentence: one sentence of guidance.
+        staff_passage: whether its passage is written for the desk.
+    """
+    if speaks_to_desk(sentence):
+        return True
+    return staff_passage and (bool(_SECOND_PERSON.search(sentence) or _DESK_TOOL.search(sentence))
+                              or is_bare_command(sentence))
+
+
 def mentions_reader(sentence: str) -> bool:
     """Whether the sentence speaks of the user in the third person ("the user", "the customer's")."""
     return bool(_MENTION.search(sentence))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kb.drafting.models import DraftOptions
-from kb.drafting.offline import OfflineDrafter
+from kb.drafting.offline import OfflineDrafter, candidates
 from kb.types import Hit, Ticket
 
 FARES = ("You can change your ticket online up to 24 hours before departure. "
@@ -81,7 +81,9 @@ def test_instructions_about_the_user_stay_out_of_every_document_type(keyword_emb
 
 AGENT_POLICY = Path(__file__).parent / "data" / "agent_policy.md"
 #: What only staff would read: duties of "the agent", tool calls, the document addressing its staff readers.
-STAFF_TALK = ("the agent", "find_order()", "for agents", "store agent", "Ask the customer", "called once", "transfer to")
+STAFF_TALK = ("the agent", "find_order()", "for agents", "store agent", "Ask the customer", "called once", "transfer to",
+              # The steps of a section whose commands and "you" are the staff's, and what points back to them.
+              "Check the bill status", "payment request", "This will change", "Investigate", "phone number")
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +107,8 @@ def agent_policy_kb(tmp_path_factory, embedder):
     ("can I exchange my jacket for a bigger size? what about the price difference?",
      ["You pay the price difference, or it is refunded to you"]),
     ("can I cancel my order? it hasn't shipped", []),
+    ("my bill is overdue and my account got locked, how long until it is unlocked after I pay?",
+     ["A locked account is unlocked within one hour of the payment"]),
 ])
 def test_a_policy_written_for_staff_is_said_to_the_user(agent_policy_kb, question, says):
     # A retail agent policy's drafts quoted "The agent must first look up the order with
@@ -121,7 +125,7 @@ def test_a_policy_written_for_staff_is_said_to_the_user(agent_policy_kb, questio
         assert sentence in draft.text
     assert not [talk for talk in STAFF_TALK if talk.lower() in draft.text.lower()], draft.text
     assert "the user" not in draft.text.lower()
-    if says:
+    if any(sentence.startswith("You") for sentence in says):
         # The citation quotes the policy as written, so the specialist sees what was rephrased.
         assert any("The user" in c.quote for c in draft.citations)
 
@@ -163,3 +167,31 @@ def test_the_cli_says_which_staff_section_to_answer_from(agent_policy_kb, capsys
     out = capsys.readouterr().out
     assert "note: written for staff, so not quoted: Store agent policy > Look up an order" in out
     assert "find_order" not in out
+
+
+def _hit(n: int, section: str, text: str) -> Hit:
+    return Hit(chunk_id=f"t::v1::{n:04d}", doc_id="telecom", version=1, title="Telecom agent policy", doc_type="policy",
+               section=section, text=text, score=0.3 - n / 10, dense_score=0.7 - n / 10)
+
+
+def test_a_section_for_staff_keeps_its_steps_out_even_across_chunks(keyword_embedder):
+    # tau2's telecom policy: "Investigate if the line is suspended" and "You should always check that
+    # the bill is overdue" (the second half of a section whose first half helps "the user") were quoted.
+    first = _hit(0, "Policy > Overdue bill", "You can help the user pay an overdue bill. Check the bill status to make sure "
+                                               "it is overdue. Send the user a payment request for the overdue bill. "
+                                               "This will change the status of the overdue bill to awaiting payment.")
+    second = _hit(1, "Policy > Overdue bill", "A user can only have one overdue bill awaiting payment at a time. "
+                                                "You should always check that the bill is overdue before a payment request.")
+    third = _hit(2, "Manual > Suspension", "If the line is suspended, the user will not have service for the overdue bill. "
+                                           "Investigate if the line is suspended for the overdue bill.")
+    quotable = [c.text for c in candidates([first, second, third])]
+
+    assert quotable == ["A user can only have one overdue bill awaiting payment at a time.",
+                        "If the line is suspended, you will not have service for the overdue bill."]
+    draft = OfflineDrafter(keyword_embedder).draft(Ticket(text="my bill is overdue, can I pay it? is my line suspended?"),
+                                                   [first, second, third], DraftOptions(length="detailed"))
+    for staff in ("Check the bill", "payment request", "This will change", "You should always", "Investigate"):
+        assert staff not in draft.text, draft.text
+    # Seen alone, the second chunk says nothing about its readers: its "you" would be the user's.
+    assert "You should always check that the bill is overdue before a payment request." in [
+        c.text for c in candidates([second])]

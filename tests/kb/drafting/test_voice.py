@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kb.drafting.voice import mentions_reader, speaks_to_desk, to_second_person
+from kb.drafting.voice import (is_bare_command, mentions_reader, speaks_to_desk, speaks_to_desk_in,
+                              to_second_person, written_for_desk)
 
 TO_THE_DESK = [
     "The agent must also obtain the reason for cancellation.",
@@ -83,3 +84,57 @@ def test_rules_about_the_user_are_said_to_the_user(sentence, said_to_the_user):
 def test_a_mention_the_rules_cannot_parse_is_left_alone(sentence):
     assert mentions_reader(sentence)
     assert to_second_person(sentence) is None
+
+
+@pytest.mark.parametrize("sentence", [
+    "Investigate if the line is suspended.",
+    "Check the bill status to make sure it is overdue.",
+    "To do so you need to follow these steps: Check the bill amount due.",
+    "If the user accepts the request, use the make_payment tool to pay.",
+    "In particular, remember to remind the customer to confirm the items.",
+    "Then verify the account email.",
+    "Respond with warmth and without judgment.",
+])
+def test_commands_are_recognised(sentence):
+    assert is_bare_command(sentence) or "you" in sentence
+
+
+@pytest.mark.parametrize("sentence", [
+    "Document retention is 90 days.",          # a noun that is also a command verb
+    "Check your spam folder for the code.",    # a command to "you": the reader's own
+    "Refunds reach the card within 5 days.",
+    "Note: fees apply to late payments.",
+])
+def test_statements_and_commands_to_you_are_not_bare_commands(sentence):
+    assert not is_bare_command(sentence)
+
+
+STAFF_SECTION = ["If the user has an overdue bill, the account is locked.",
+                 "Investigate if the account is also suspended.",
+                 "A locked account is unlocked within one hour of the payment."]
+
+
+def test_a_passage_with_commands_about_the_user_in_the_third_person_is_for_the_desk():
+    assert written_for_desk(STAFF_SECTION)
+    assert written_for_desk(["You can help the user pay a bill.", "Bills are due monthly."])
+    # Speaking of "the user" alone is not enough: user-facing policies do ("The user is shown which rule was broken").
+    assert not written_for_desk(["The user is shown which rule was broken.", "Strikes expire after 90 days."])
+    # Nor are commands alone: a help page commands its reader.
+    assert not written_for_desk(["Open Settings.", "Check the status of the refund under Purchases."])
+
+
+@pytest.mark.parametrize("sentence", [
+    "Investigate if the account is also suspended.",
+    "Generally, you can only take action on pending or delivered orders.",
+    "You should always check that the bill is overdue before sending a payment request.",
+    "The send payment request tool will not check if the bill is overdue.",
+    "The agent will not be able to modify the order anymore.",
+])
+def test_in_a_passage_for_the_desk_its_you_and_its_commands_are_the_desks(sentence):
+    assert speaks_to_desk_in(sentence, staff_passage=True)
+    assert not speaks_to_desk(sentence)
+
+
+def test_outside_a_passage_for_the_desk_you_is_the_user():
+    assert not speaks_to_desk_in("You can appeal a strike within 30 days.", staff_passage=False)
+    assert not speaks_to_desk_in("A locked account is unlocked within one hour of the payment.", staff_passage=True)
