@@ -273,6 +273,35 @@ def cmd_eval_risk(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- eval grounding -----------------------------------------------------------------------
+def cmd_eval_grounding(args: argparse.Namespace) -> int:
+    """Fit the grounding check's cosine thresholds to reference replies."""
+    from eval.grounding_fit import fit_grounding_thresholds
+
+    interactive = not args.json and sys.stderr.isatty()
+
+    def run(settings: Settings, _index):
+        from kb.knowledge_base import KnowledgeBase
+
+        return fit_grounding_thresholds(KnowledgeBase(settings), args.tickets, on_ticket=_progress("read", interactive))
+
+    result = evaluate(args, run, json_without="cosines")
+    if isinstance(result, int):
+        return result
+    print(f"{result['supported_pairs']} reference sentences of {result['tickets']} tickets scored with "
+          f"{result['model']} against their own documents and against another one")
+    _print_fit(result, [("cosine", "min_cosine", "g"), ("with overlap", "min_cosine_with_overlap", "g"),
+                        ("supported rejected", "supported_rejected", ""),
+                        ("unsupported accepted", "unsupported_accepted", "")],
+               "fewer wrong decisions",
+               f"keep the current settings: no other one makes more than {result['slack']} fewer wrong decisions "
+               "on these sentences")
+    for row in result["wrong_chosen"]:
+        what = "rejected though supported" if row["pair"] == "supported" else "accepted though unsupported"
+        print(f"  still {what} (cosine {row['cosine']:.2f}): {row['sentence']}")
+    return 0
+
+
 # ---- eval qa ------------------------------------------------------------------------------
 def cmd_eval_qa(args: argparse.Namespace) -> int:
     """Aggregate QA rubric scores and edit distances from the records store of ``--home``."""
@@ -365,7 +394,8 @@ def add_index_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def register_eval(eval_subparsers, common: argparse.ArgumentParser) -> None:
-    """Add ``drafts``, ``calibrate``, ``threshold``, ``qa`` and ``demo`` under ``replydesk eval``.
+    """Add ``drafts``, ``calibrate``, ``threshold``, ``risk``, ``grounding``, ``qa`` and ``demo`` under
+    ``replydesk eval``.
 
     Args:
         eval_subparsers: the sub-parser action of ``replydesk eval``.
@@ -418,6 +448,16 @@ def register_eval(eval_subparsers, common: argparse.ArgumentParser) -> None:
     e.add_argument("--json", action="store_true")
     e.add_argument("--report", type=report_path, help="write a report: .md, .html or .json")
     e.set_defaults(func=cmd_eval_risk)
+
+    e = eval_subparsers.add_parser("grounding", parents=[common],
+                                   help="fit the grounding check's cosines to reference replies "
+                                        "(after a change of embedding model)")
+    e.add_argument("--tickets", type=Path, required=True,
+                   help="tickets with reference replies (JSONL: text, relevant_doc_ids, references), e.g. "
+                        "demo/tickets.jsonl, against the knowledge base at --home")
+    e.add_argument("--json", action="store_true")
+    e.add_argument("--report", type=report_path, help="write a report: .md, .html or .json")
+    e.set_defaults(func=cmd_eval_grounding)
 
     e = eval_subparsers.add_parser("qa", parents=[common], help="QA rubric scores and edit distances of the "
                                                                 "records store, per week / queue / mode")

@@ -107,7 +107,7 @@ def run_demo_eval(kb, settings: Settings, *, tickets_path: Path | str = DEMO_TIC
     kb.ensure_lexical()
     base = Retriever(kb)
     retriever = RecordingRetriever(base)
-    checker = GroundingChecker(kb.embedder)
+    checker = GroundingChecker.from_settings(kb.embedder, settings)
     rows = []
     for done, item in enumerate(tickets, start=1):
         ticket = Ticket(text=item["text"], context=item.get("context", "") or "")

@@ -278,8 +278,6 @@ def citation_precision_pairs(checker, draft, passages: dict[int, str]) -> tuple[
 
     Uses the product's grounding rule on each citation alone.
     """
-    from kb.drafting.grounding import COSINE_SUPPORTED, COSINE_WITH_OVERLAP, OVERLAP_SUPPORTED
-
     supported = total = 0
     for sentence in draft.grounding.sentences:
         for n in sentence.cited:
@@ -287,7 +285,7 @@ def citation_precision_pairs(checker, draft, passages: dict[int, str]) -> tuple[
                 continue
             total += 1
             cos, lexical = checker.score(sentence.text, [passages[n]])
-            if cos >= COSINE_SUPPORTED or (cos >= COSINE_WITH_OVERLAP and lexical >= OVERLAP_SUPPORTED):
+            if checker.supports(cos, lexical):
                 supported += 1
     return supported, total
 
@@ -462,7 +460,7 @@ def run_draft_eval(dataset_dir: Path | str, settings: Settings, *, indexer: Corp
         kb, report = build_eval_kb(dataset, settings, home, indexer=indexer, progress=progress)
         ingest_seconds = time.perf_counter() - started
         retriever = RecordingRetriever(Retriever(kb))
-        checker = GroundingChecker(kb.embedder)
+        checker = GroundingChecker.from_settings(kb.embedder, settings)
         started = time.perf_counter()
         for done, query in enumerate(queries, start=1):
             qid = str(query["_id"])

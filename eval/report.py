@@ -102,7 +102,7 @@ def _bar_chart(records: list[dict], *, x: str, y: str, color: str | None = None,
 
 
 def _line_chart(records: list[dict], *, x: str, y: str, color: str, title: str = "",
-                domain: tuple[float, float] | None = None):
+                domain: tuple[float, float] | None = None, numeric_x: bool = False):
     import altair as alt
     import pandas as pd
 
@@ -111,7 +111,8 @@ def _line_chart(records: list[dict], *, x: str, y: str, color: str, title: str =
         return None
     scale = alt.Scale(domain=list(domain)) if domain else alt.Undefined
     return (alt.Chart(frame, title=title).mark_line(point=True)
-            .encode(x=alt.X(f"{x}:N", title=None, sort=None), y=alt.Y(f"{y}:Q", scale=scale),
+            .encode(x=alt.X(f"{x}:Q", title=x, scale=alt.Scale(zero=False)) if numeric_x
+                    else alt.X(f"{x}:N", title=None, sort=None), y=alt.Y(f"{y}:Q", scale=scale),
                     color=alt.Color(f"{color}:N"), tooltip=[alt.Tooltip(c) for c in frame.columns])
             .properties(width=460, height=240))
 
@@ -422,13 +423,42 @@ def _risk_fit_document(result: dict) -> Document:
                       tables=[Table(["", "threshold", "margin", "high-risk missed", "ordinary flagged"], rows)])
     curve = [{"threshold": r["threshold"], "count": r[key], "what": label} for r in result["curve"]
              for key, label in (("misses", "high-risk missed"), ("false_flags", "ordinary flagged"))]
-    summary.charts.append(_line_chart(curve, x="threshold", y="count", color="what",
+    summary.charts.append(_line_chart(curve, x="threshold", y="count", color="what", numeric_x=True,
                                       title=f"Wrong decisions per threshold (margin {result['chosen']['margin']:g})"))
     wrong = Section("Tickets the settings get wrong", tables=[
         Table(["setting", "label", "ticket (redacted)"],
               [[label, row["label"], row["ticket"]] for label, key in (("current", "wrong_now"), ("chosen", "wrong_chosen"))
                for row in result[key]])])
     return Document(f"Semantic risk thresholds: {result['dataset']}", intro, [summary, wrong])
+
+
+def _grounding_fit_document(result: dict) -> Document:
+    env = ", ".join(f"`{k}={v}`" for k, v in result["env"].items())
+    intro = [f"{result['supported_pairs']} content sentences of the reference replies of {result['tickets']} tickets "
+             f"(**{result['dataset']}**), read with `{result['model']}` against `{result['knowledge_base']}`: each "
+             "is scored against its ticket's relevant documents (supported) and against one other document "
+             "(unsupported).",
+             "A sentence is supported when its best cosine with a cited sentence reaches the cosine, or the lower "
+             "one when half its content words are in the passage. The current setting is kept while it is within "
+             f"{result['slack']} wrong decisions of the best; otherwise the best is chosen."]
+    verdict = (f"Recommended: {env} (fewer wrong decisions)." if result["recommend"]
+               else "Keep the current settings: no other one makes clearly fewer wrong decisions.")
+    rows = [[label, result[label]["min_cosine"], result[label]["min_cosine_with_overlap"],
+             result[label]["supported_rejected"], result[label]["unsupported_accepted"]]
+            for label in ("current", "chosen")]
+    summary = Section("Result", paragraphs=[verdict], tables=[Table(
+        ["", "cosine", "with overlap", "supported rejected", "unsupported accepted"], rows)])
+    curve = [{"cosine": r["min_cosine"], "count": r[key], "what": label} for r in result["curve"]
+             for key, label in (("supported_rejected", "supported rejected"),
+                                ("unsupported_accepted", "unsupported accepted"))]
+    summary.charts.append(_line_chart(curve, x="cosine", y="count", color="what", numeric_x=True,
+                                      title="Wrong decisions per cosine (cosine with overlap "
+                                            f"{result['chosen']['min_cosine_with_overlap']:g} or the cosine)"))
+    wrong = Section("Sentences the settings get wrong", tables=[
+        Table(["setting", "pair", "cosine", "sentence (redacted)"],
+              [[label, row["pair"], row["cosine"], row["sentence"]]
+               for label, key in (("current", "wrong_now"), ("chosen", "wrong_chosen")) for row in result[key]])])
+    return Document(f"Grounding thresholds: {result['dataset']}", intro, [summary, wrong])
 
 
 # ---- dispatch and rendering --------------------------------------------------------------
@@ -440,14 +470,14 @@ def build_document(result: dict) -> Document:
     """
     builders = {"drafts": _drafts_document, "qa": _qa_document, "demo": _demo_document,
                 "calibration": _calibration_document, "threshold": _threshold_document,
-                "risk_fit": _risk_fit_document}
+                "risk_fit": _risk_fit_document, "grounding_fit": _grounding_fit_document}
     kind = result.get("kind")
     if kind in builders:
         doc = builders[kind](result)
     elif "configs" in result:
         doc = _retrieval_document(result)
     else:
-        raise ReportError("unknown result: expected a retrieval, drafts, calibration, threshold, risk, qa or "
+        raise ReportError("unknown result: expected a retrieval, drafts, calibration, threshold, risk, grounding, qa or "
                           "demo evaluation")
     if result.get("warnings"):
         # What the loader set aside changes what the figures mean, so it comes first.

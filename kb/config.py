@@ -101,6 +101,13 @@ class Settings(BaseSettings):
                                   "(calibrated for the bundled model; refit with `replydesk eval risk`).")
     semantic_risk_margin: float = Field(
         default=0.05, description="How much that cosine must beat the closest ordinary-ticket exemplar.")
+    grounding_min_cosine: float = Field(
+        default=0.65, ge=0, le=1, description="Cosine with a cited sentence at which a draft sentence counts as "
+                                              "supported (calibrated for the bundled model; refit with "
+                                              "`replydesk eval grounding`).")
+    grounding_min_cosine_with_overlap: float = Field(
+        default=0.50, ge=0, le=1, description="Lower cosine that counts as supported when half the sentence's "
+                                              "content words are in the cited passage.")
     draft_signature: str = Field(default="The Support Team", description="Sign-off line of drafts.")
 
     # --- app ---------------------------------------------------------------------

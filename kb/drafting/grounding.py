@@ -7,7 +7,9 @@ check compares the sentence with each *sentence* of the passages it cites:
 * ``overlap``: share of the sentence's content words found in the cited passage.
 
 A sentence is **supported** when ``cos >= COSINE_SUPPORTED``, or when
-``cos >= COSINE_WITH_OVERLAP`` and ``overlap >= OVERLAP_SUPPORTED``. A sentence whose
+``cos >= COSINE_WITH_OVERLAP`` and ``overlap >= OVERLAP_SUPPORTED`` (both cosines are settings,
+``REPLYDESK_GROUNDING_MIN_COSINE`` and ``..._WITH_OVERLAP``, fitted per model with
+``replydesk eval grounding``; the overlap rule is model-free). A sentence whose
 text occurs verbatim in a cited passage (case, spacing and Markdown aside; the usual
 case for the offline drafter, which quotes) is supported without running the model:
 embedding a quote against its own source can only confirm it. A sentence with no
@@ -21,6 +23,7 @@ pairs). Median best cosine 0.92 vs 0.34. With the thresholds below 100% of suppo
 pairs and 7.3% of unsupported pairs pass (cosine alone at 0.65: 94.5% / 1.8%; the
 overlap rule buys back paraphrases at a small cost). The references are close to the
 templates, so the supported side is an easy case; LLM paraphrases will score lower.
+:mod:`eval.grounding_fit` repeats this calibration for any model.
 """
 
 from __future__ import annotations
@@ -78,16 +81,39 @@ def content_sentences(text: str) -> list[str]:
     return out
 
 
+def supports(cos: float, lexical: float, min_cosine: float = COSINE_SUPPORTED,
+             min_cosine_with_overlap: float = COSINE_WITH_OVERLAP) -> bool:
+    """The grounding rule: a sentence is supported at ``min_cosine``, or at
+    ``min_cosine_with_overlap`` when half its content words are in the cited passage."""
+    return cos >= min_cosine or (cos >= min_cosine_with_overlap and lexical >= OVERLAP_SUPPORTED)
+
+
 class GroundingChecker:
     """Scores draft sentences against cited passages (sentence vectors shared with the drafter).
 
     Args:
         embedder: ``encode(list[str]) -> np.ndarray`` of L2-normalised rows.
+        min_cosine: cosine at which a sentence is supported.
+        min_cosine_with_overlap: cosine at which it is supported when it shares half its
+            content words with the cited passage.
     """
 
-    def __init__(self, embedder) -> None:
+    def __init__(self, embedder, *, min_cosine: float = COSINE_SUPPORTED,
+                 min_cosine_with_overlap: float = COSINE_WITH_OVERLAP) -> None:
         self.embedder = embedder
+        self.min_cosine = min_cosine
+        self.min_cosine_with_overlap = min_cosine_with_overlap
         self._vectors = sentence_vectors(embedder)
+
+    @classmethod
+    def from_settings(cls, embedder, settings) -> "GroundingChecker":
+        """A checker with the thresholds of ``settings`` (a :class:`kb.config.Settings`)."""
+        return cls(embedder, min_cosine=settings.grounding_min_cosine,
+                   min_cosine_with_overlap=settings.grounding_min_cosine_with_overlap)
+
+    def supports(self, cos: float, lexical: float) -> bool:
+        """:func:`supports` at this checker's thresholds."""
+        return supports(cos, lexical, self.min_cosine, self.min_cosine_with_overlap)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors for ``texts`` from the shared sentence cache."""
@@ -123,6 +149,5 @@ class GroundingChecker:
                 out.append(GroundingSentence(strip_citations(sentence), (), False, 0.0))
                 continue
             cos, lexical = self.score(sentence, [passages[n] for n in cited])
-            supported = cos >= COSINE_SUPPORTED or (cos >= COSINE_WITH_OVERLAP and lexical >= OVERLAP_SUPPORTED)
-            out.append(GroundingSentence(strip_citations(sentence), cited, supported, cos))
+            out.append(GroundingSentence(strip_citations(sentence), cited, self.supports(cos, lexical), cos))
         return GroundingReport(tuple(out))

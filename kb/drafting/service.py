@@ -19,7 +19,7 @@ from kb.config import Settings
 from kb.drafting.citations import validate_citations
 from kb.drafting.confidence import is_insufficient, retrieval_confidence
 from kb.drafting.escalation import find_escalation
-from kb.drafting.grounding import GroundingChecker
+from kb.drafting.grounding import COSINE_SUPPORTED, COSINE_WITH_OVERLAP, GroundingChecker
 from kb.drafting.llm import LLMDrafter, LLMUnavailable, cooldown_for, make_chat_model, redact_ticket
 from kb.drafting.models import Draft, DraftOptions, DraftRisk, KnowledgeGapLog, TokenCallback
 from kb.drafting.offline import OfflineDrafter
@@ -46,10 +46,14 @@ def _offline_for(embedder, signature: str, context_tokens: int) -> OfflineDrafte
     return drafter
 
 
-def _checker_for(embedder) -> GroundingChecker:
+def _checker_for(embedder, settings: Settings | None) -> GroundingChecker:
+    thresholds = ((settings.grounding_min_cosine, settings.grounding_min_cosine_with_overlap) if settings is not None
+                  else (COSINE_SUPPORTED, COSINE_WITH_OVERLAP))
     checker = _CHECKERS.get(id(embedder))
-    if checker is None or checker.embedder is not embedder:
-        checker = _CHECKERS[id(embedder)] = GroundingChecker(embedder)
+    if (checker is None or checker.embedder is not embedder
+            or (checker.min_cosine, checker.min_cosine_with_overlap) != thresholds):
+        checker = _CHECKERS[id(embedder)] = GroundingChecker(embedder, min_cosine=thresholds[0],
+                                                             min_cosine_with_overlap=thresholds[1])
     return checker
 
 
@@ -69,20 +73,21 @@ def hit_summary(hit: Hit) -> dict:
             "score": round(hit.score, 5), "dense_score": None if hit.dense_score is None else round(hit.dense_score, 4)}
 
 
-def finalise(draft: Draft, passages: dict[int, Hit], embedder) -> Draft:
+def finalise(draft: Draft, passages: dict[int, Hit], embedder, settings: Settings | None = None) -> Draft:
     """Validate citations against ``passages`` and attach the grounding report.
 
     Args:
         draft: a drafter's output.
         passages: citation number -> the external passage that number was given for.
         embedder: the text embedder for the grounding check.
+        settings: the grounding thresholds (default: the shipped ones).
     """
     start = time.perf_counter()
     check = validate_citations(draft.text, frozenset(passages))
     used = set(check.used)
     citations = tuple(c for c in draft.citations if c.n in used)
     validated = time.perf_counter()
-    grounding = _checker_for(embedder).report(check.text, {n: passages[n].text for n in used})
+    grounding = _checker_for(embedder, settings).report(check.text, {n: passages[n].text for n in used})
     timings = dict(draft.timings, validate=validated - start, grounding=time.perf_counter() - validated)
     return replace(draft, text=check.text, citations=citations, grounding=grounding,
                    invalid_citations_removed=tuple(sorted(set(draft.invalid_citations_removed) | set(check.removed))),
@@ -199,7 +204,7 @@ def draft_reply(ticket: Ticket, retriever, settings: Settings, options: DraftOpt
     else:
         by_chunk = {h.chunk_id: h for h in working}
         passages = {c.n: by_chunk[c.chunk_id] for c in draft.citations}
-    draft = finalise(draft, passages, embedder)
+    draft = finalise(draft, passages, embedder, settings)
     timings.update({k_: v for k_, v in draft.timings.items() if k_ in ("validate", "grounding")})
     timings["total"] = time.perf_counter() - t0
     return replace(draft, risk=risk, insufficient_guidance=insufficient, redactions=len(redaction.redactions),

@@ -91,6 +91,8 @@ def overview(ws: Workspace, actor: CurrentUser) -> Overview:
         "Min. guidance confidence": f"{s.draft_min_confidence:.2f}",
         "Semantic risk layer": (f"threshold {s.semantic_risk_threshold:g}, margin {s.semantic_risk_margin:g}"
                                 if s.draft_semantic_risk else "off (keyword cues only)"),
+        "Grounding check": (f"cosine {s.grounding_min_cosine:g}, {s.grounding_min_cosine_with_overlap:g} with "
+                            "word overlap"),
         "LLM provider": s.llm_provider,
         "LLM model": s.llm_model or "—",
         "LLM API key": "set" if s.llm_api_key else "not set",
@@ -109,8 +111,9 @@ def _calibration_warnings(settings) -> tuple[str, ...]:
     return (f"The embedding model is {settings.embedding_model}, but the thresholds were calibrated for "
             f"{BUNDLED_MODEL_NAME}. Fit the insufficient-guidance threshold to it with `replydesk eval threshold "
             "--tickets FILE --not-covered FILE` (REPLYDESK_DRAFT_MIN_CONFIDENCE) and the semantic risk layer with "
-            "`replydesk eval risk --tickets FILE` (REPLYDESK_SEMANTIC_RISK_THRESHOLD and _MARGIN). The grounding "
-            "threshold is not refitted: keep an eye on unsupported-sentence marks.",)
+            "`replydesk eval risk --tickets FILE` (REPLYDESK_SEMANTIC_RISK_THRESHOLD and _MARGIN), and the "
+            "grounding check with `replydesk eval grounding --tickets FILE` (REPLYDESK_GROUNDING_MIN_COSINE and "
+            "_WITH_OVERLAP).",)
 
 
 def audit_log(ws: Workspace, actor: CurrentUser, *, action: str | None = None, username: str | None = None,

@@ -68,13 +68,17 @@ def test_another_embedding_model_gets_a_calibration_warning(env, monkeypatch):
     monkeypatch.setenv("REPLYDESK_EMBEDDING_MODEL", "/models/e5-base")
     monkeypatch.setenv("REPLYDESK_SEMANTIC_RISK_THRESHOLD", "0.46")
     monkeypatch.setenv("REPLYDESK_SEMANTIC_RISK_MARGIN", "0.1")
+    monkeypatch.setenv("REPLYDESK_GROUNDING_MIN_COSINE", "0.87")
+    monkeypatch.setenv("REPLYDESK_GROUNDING_MIN_COSINE_WITH_OVERLAP", "0.87")
     at = env.app("ada").run().switch_page("pages/admin.py").run()
     assert not at.exception
     (warning,) = [w.value for w in at.warning]
     assert "/models/e5-base" in warning and "replydesk eval threshold" in warning and "replydesk eval risk" in warning
+    assert "replydesk eval grounding" in warning
     # The fitted values in effect are shown.
     shown = dict(next(d.value for d in at.dataframe if "Setting" in d.value.columns).values)
     assert shown["Semantic risk layer"] == "threshold 0.46, margin 0.1"
+    assert shown["Grounding check"] == "cosine 0.87, 0.87 with word overlap"
 
 
 def test_llm_probe_reports_unreachable_endpoint(env):
