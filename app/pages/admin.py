@@ -89,7 +89,7 @@ with settings_tab:
     cols[4].metric("Open gaps", info.record_counts["gaps_open"])
     cols[5].metric("Pending Q&A", info.record_counts["proposals_pending"])
     st.dataframe(pd.DataFrame({"Setting": list(info.settings), "Value": list(info.settings.values())}),
-                 hide_index=True, width="stretch")
+                 hide_index=True, width="stretch", height="content")
     st.caption("Settings come from REPLYDESK_* environment variables or a .env file; restart the app to change them.")
 
 with audit_tab:
