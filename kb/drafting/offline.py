@@ -224,10 +224,11 @@ def _screened(hit: Hit) -> bool:
     return _user_text(hit)[1] < 1.0 and not _QA.match(hit.text)
 
 
-#: A sentence that opens by pointing back ("This will change the status of the bill"): it
-#: means nothing without the sentence before it.
-_POINTS_BACK = re.compile(r"^(?:this|that|these|those|it|they|then)\s+(?!\w+\s+(?:is|are|was|were)\b)"
-                          r"(?:\w+\s+)?(?:will|would|can|may|must|should|is|are|was|were|has|have|does|do)\b",
+#: A sentence that opens by pointing back ("This will change the status of the bill", "This
+#: loads the account in the background"): it means nothing without the sentence before it.
+#: "This policy ..." names what it is about.
+_POINTS_BACK = re.compile(r"^(?:this|that|these|those|it|they|then)\b(?!\s+(?:policy|section|rule|page|article|guide|"
+                          r"document|process|option|feature|fee|service|plan|offer|order|item|account)s?\b)",
                           re.IGNORECASE)
 
 
@@ -245,7 +246,9 @@ def candidates(hits: list[Hit]) -> list[_Candidate]:
         _body, user_facing = _user_text(hit)
         screened = _screened(hit)
         staff_passage = screened and _section_key(hit) in staff_sections
-        kept_previous = True
+        # In a section written for staff, what a sentence points back to is a step for staff
+        # unless it was kept; at a chunk's start it is not even in the passage.
+        kept_previous = not staff_passage
         for order, raw in enumerate(passages[p]):
             kept = _quotable(raw, hit, screened=screened, staff_passage=staff_passage)
             if kept is not None and staff_passage and not kept_previous and _POINTS_BACK.match(raw):
@@ -440,7 +443,12 @@ class OfflineDrafter:
         # A rule stated per case ("a silver member: ...", "a gold member: ...") is quoted only
         # for the case the ticket names, when it names one.
         excluded = other_cases([(hits[c.passage].doc_id, c.text) for c in cands], f"{context}\n{message}")
-        cands = [c for i, c in enumerate(cands) if i not in excluded]
+        # A sentence a passage repeats ("Nothing to enter in the form.") is said once. (The same
+        # sentence in two passages stays: which one to cite is the scoring's choice.)
+        first_of: dict[tuple[int, str], int] = {}
+        for i, c in enumerate(cands):
+            first_of.setdefault((c.passage, c.text), i)
+        cands = [c for i, c in enumerate(cands) if i not in excluded and first_of[(c.passage, c.text)] == i]
         if not cands:
             return []
         tokens = set(content_tokens(queries[0]))

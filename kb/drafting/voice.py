@@ -29,6 +29,15 @@ _AGENT_DUTY = re.compile(r"\bthe (?:agent|representative|advisor|operator)s?\b(?
                          # Duties only: "The agent will call you back" tells the user what happens.
                          r"(?:must|should|cannot|can't|needs? to|has to|have to|is (?:required|(?:not )?allowed) to)\b",
                          re.IGNORECASE)
+#: What the user wants, told to the desk as the case it is handling ("The customer wants to check
+#: the status of their shipment", "The customer is complaining about a promo code"): a reply
+#: does not tell the user what they asked. Only as the sentence's own subject: "If the user
+#: wants to leave, they can ..." is a rule.
+_THE_CASE = re.compile(r"^(?:the (?:user|customer|caller)) (?:(?:also|now|then) )?(?:wants|would like|needs help|"
+                       r"is (?:\w+ing|interested|upset|unhappy|frustrated|confused)|asks|complains|calls|requests|"
+                       r"reports|writes|has (?:a|an) (?:question|issue|problem|complaint|request)|"
+                       # What they will say in the conversation ("The customer will give the reason ...").
+                       r"will (?:ask|say|tell|give|mention|explain|describe|complain|call|want))\b", re.IGNORECASE)
 #: "As an airline agent, you can help users ...": the "you" is staff.
 _YOU_AS_STAFF = re.compile(r"\bas an? (?:\w+\s+){0,2}(?:agent|representative|advisor|operator)\b", re.IGNORECASE)
 #: A tool or API the desk calls ("use toggle_roaming()", "The API does not check ...").
@@ -78,7 +87,7 @@ _BEFORE_SUBJECT = frozenset("if when unless that once until after before because
                             "so then".split())
 #: People (plural) a "they" or "their" may point at instead of the reader.
 _OTHER_PEOPLE = re.compile(r"\b(?:users|accounts|creators|followers|people|others|members|fans|viewers|agents|parents|"
-                           r"friends|brands|staff|team|they)\b", re.IGNORECASE)
+                           r"friends|brands|staff|team)\b", re.IGNORECASE)
 _MENTION = re.compile(rf"\b{_READER}(?:'s|\u2019s)?\b", re.IGNORECASE)
 
 
@@ -95,7 +104,7 @@ def speaks_to_desk(sentence: str) -> bool:
         return True
     if _ABOUT_THE_DOCUMENT.search(sentence) or _OPERATOR_ACTION.search(sentence):
         return True
-    if _COMMAND_ABOUT_READER.search(sentence):
+    if _COMMAND_ABOUT_READER.search(sentence) or _THE_CASE.search(sentence):
         return True
     # "You should check the line the user provided": the "you" is the agent (unless another
     # user is meant: "If a user reports you, the user is not told who you are").
@@ -106,27 +115,36 @@ def speaks_to_desk(sentence: str) -> bool:
 #: suspended"). Several are nouns too ("Document retention is ..."), so a command also needs
 #: the word after the verb to start its object or clause (see :data:`_OBJECT_START`).
 _COMMAND_VERBS = frozenset(
-    "acknowledge add apologise apologize apply ask assign attach avoid calculate call cancel check clarify close "
-    "collect confirm contact copy create deny determine direct document enable disable encourage escalate explain "
-    "find flag follow gather get give go identify include inform investigate issue keep let list locate log look "
-    "make mark mention note notify obtain offer open process provide reassure record refer refund reject remind "
-    "remove reply request reset respond resume review route search select send set share suspend tag tell thank "
-    "transfer treat try update use validate verify warn".split())
+    "acknowledge add apologise apologize apply ask assign attach avoid calculate call cancel check choose clarify "
+    "click close collect confirm contact continue copy create decide deny determine direct document enable disable "
+    "encourage enter escalate explain finalise finalize find flag follow gather generate get give go identify include "
+    "inform "
+    "input investigate issue keep let list locate log look make mark mention move note notify obtain offer open "
+    "perform press proceed process provide pull read reassure record refer refund reject remind remove reply "
+    "request reset respond resume review route search select send set share skip start suspend tag tell thank "
+    "transfer treat try type update use validate verify warn wrap".split())
 #: Verbs that are almost never a noun at the start of a sentence: a command whatever follows.
 _UNAMBIGUOUS_COMMAND_VERBS = frozenset(
-    "acknowledge apologise apologize ask calculate clarify confirm determine enable escalate explain gather "
-    "identify inform investigate locate notify obtain reassure remember remind respond validate verify".split())
+    "acknowledge apologise apologize ask calculate clarify click confirm determine enable escalate explain finalise "
+    "finalize gather identify inform investigate locate notify obtain perform proceed reassure remember remind "
+    "respond validate verify".split())
 _OBJECT_START = frozenset(
     "the a an if whether that their his her its them it this these those any all each every what how when why "
-    "which who with to for up out back down in on off sure".split())
-_LEADING_COMMAND = re.compile(r"(?:^|:\s+|,\s+|\bthen\s+)(?:(?:then|first|next|finally|also|please|now|always)\b,?\s+)?"
+    "which who with to for up out back down in on off sure our by onto into through".split())
+#: Where a command may start: the sentence, or a clause after a colon, a semicolon (list items
+#: read as one sentence), an arrow of a flow ("If the item is delivered > Move onto the next
+#: step"), a bracket ("(Only if the order exists) Find out ..."), a comma or "then".
+_LEADING_COMMAND = re.compile(r"(?:^|[:;>)]\s*|,\s+|\bthen\s+)"
+                              r"(?:(?:then|first|next|finally|also|please|now|always|just|simply|kindly)\b,?\s+)?"
                               r"(?P<verb>[A-Za-z]+)\s+(?P<next>[A-Za-z']+)", re.IGNORECASE)
 
 
 #: A tool, in a passage written for the desk, is the desk's ("The send payment request tool
-#: will not check if the bill is overdue"), and "the agent" is its reader ("The agent will not
-#: be able to modify the order anymore").
-_DESK_TOOL = re.compile(r"\btools?\b|\bthe (?:agent|representative|advisor|operator)s?\b", re.IGNORECASE)
+#: will not check if the bill is overdue"), and so is a button of its console ("[Offer Refund]");
+#: "the agent" is its reader ("The agent will not be able to modify the order anymore").
+_CONSOLE_BUTTON = re.compile(r"\[[A-Z][A-Za-z'-]*(?: [A-Za-z'-]+)*\]")
+_DESK_TOOL = re.compile(r"\btools?\b|\bthe (?:agent|representative|advisor|operator)s?\b|" + _CONSOLE_BUTTON.pattern,
+                        re.IGNORECASE)
 
 
 def is_bare_command(sentence: str) -> bool:
@@ -152,7 +170,8 @@ def written_for_desk(sentences) -> bool:
     user make a payment", "The agent must obtain the reason"), or when it gives commands while
     it speaks of the user in the third person ("If the line is suspended, the user will not
     have service. Investigate if the line is suspended."): a text written for users would
-    say "you". Its other "you"s and commands are then addressed to the desk too (see
+    say "you". Commands beside the buttons of a desk console ("Start by looking up the order
+    with [Verify Identity]") are the desk's too. Its other "you"s and commands are then addressed to the desk too (see
     :func:`speaks_to_desk_in`). A passage that only speaks of the user in the third person
     ("The user is shown which rule was broken") may still be written for the user.
 
@@ -162,7 +181,7 @@ def written_for_desk(sentences) -> bool:
     sentences = list(sentences)
     if any(speaks_to_desk(s) for s in sentences):
         return True
-    return (any(_MENTION.search(s) and not _OTHER_READER.search(s) for s in sentences)
+    return (any((_MENTION.search(s) and not _OTHER_READER.search(s)) or _CONSOLE_BUTTON.search(s) for s in sentences)
             and any(is_bare_command(s) for s in sentences))
 
 
@@ -209,7 +228,7 @@ def to_second_person(sentence: str) -> str | None:
 
     "The user needs to provide a payment method." -> "You need to provide a payment method."
     "If the verification fails, the user may submit again." -> "If the verification fails,
-    you may submit again." "the user's" becomes "your"; "their" and "them" after the
+    you may submit again." "the user's" becomes "your"; "they", "their" and "them" after the
     mention become "your" and "you" when no other people are named.
 
     Args:
@@ -260,9 +279,10 @@ def to_second_person(sentence: str) -> str | None:
         pieces.append(replacement[:1].upper() + replacement[1:] if said[:1].isupper() else replacement)
         pos = end
     said = "".join(pieces) + sentence[pos:]
-    # "their" and "them" after the first mention are the user's, unless other people are named.
+    # "they", "their" and "them" after the first mention are the user's ("you" takes the same
+    # verb forms as "they"), unless other people are named: then they are most likely theirs.
     rest = said[first:]
-    if not _OTHER_PEOPLE.search(rest):
+    if not _OTHER_PEOPLE.search(said):
         rest = _PRONOUN.sub(lambda m: _capitalise(_PRONOUNS[m.group(0).lower()], m.group(0)), rest)
     return said[:first] + rest
 
@@ -271,8 +291,9 @@ _LAST_WORD = re.compile(r"([A-Za-z']+|[,;:(])\s*$")
 _VERB_AFTER = re.compile(r"(?P<adverbs>(?:\s+(?:no longer|" + "|".join(sorted(_ADVERBS - {"no", "longer"}))
                          + r"))*)\s+(?P<verb>[A-Za-z']+)(?:\s+(?P<next>[A-Za-z']+)|\s*(?P<stop>[^\sA-Za-z']|$))")
 _SIMPLE_MODALS = frozenset("must should can cannot can't may might will won't would could shall".split())
-_PRONOUNS = {"their": "your", "theirs": "yours", "them": "you", "themselves": "yourself", "themself": "yourself"}
-_PRONOUN = re.compile(r"\b(?:their|theirs|them|themselves|themself)\b", re.IGNORECASE)
+_PRONOUNS = {"they": "you", "their": "your", "theirs": "yours", "them": "you", "themselves": "yourself",
+             "themself": "yourself"}
+_PRONOUN = re.compile(r"\b(?:they|their|theirs|them|themselves|themself)\b", re.IGNORECASE)
 
 
 _CLAUSE = re.compile(r"[^,;:.!?()]*")

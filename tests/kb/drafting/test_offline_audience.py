@@ -195,3 +195,12 @@ def test_a_section_for_staff_keeps_its_steps_out_even_across_chunks(keyword_embe
     # Seen alone, the second chunk says nothing about its readers: its "you" would be the user's.
     assert "You should always check that the bill is overdue before a payment request." in [
         c.text for c in candidates([second])]
+
+
+def test_a_step_a_passage_repeats_is_said_once(keyword_embedder):
+    hit = Hit(chunk_id="s::v1::0000", doc_id="steps", version=1, title="Returns", doc_type="policy", score=0.2,
+              dense_score=0.7, text="Returns are free within 30 days. Keep the receipt for the return. "
+                                    "Exchanges are free within 30 days. Keep the receipt for the return.")
+    draft = OfflineDrafter(keyword_embedder).draft(Ticket(text="are returns free? do I keep the receipt for the return?"),
+                                                   [hit], DraftOptions(length="detailed"))
+    assert draft.text.count("Keep the receipt for the return") == 1, draft.text

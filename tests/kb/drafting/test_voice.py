@@ -138,3 +138,48 @@ def test_in_a_passage_for_the_desk_its_you_and_its_commands_are_the_desks(senten
 def test_outside_a_passage_for_the_desk_you_is_the_user():
     assert not speaks_to_desk_in("You can appeal a strike within 30 days.", staff_passage=False)
     assert not speaks_to_desk_in("A locked account is unlocked within one hour of the payment.", staff_passage=True)
+
+
+@pytest.mark.parametrize("sentence", [
+    "The customer wants to check up on the status of their shipment.",
+    "The customer is complaining about a promo code that is considered invalid.",
+    "The customer is adding an extra item to their existing refund.",
+    "The customer will give the reason the competitor has a better price.",
+])
+def test_the_case_told_to_the_desk_is_not_told_to_the_user(sentence):
+    # ABCD's agent guidelines open each procedure with the case it handles.
+    assert speaks_to_desk(sentence)
+
+
+@pytest.mark.parametrize("sentence", [
+    "If the customer wants to leave, they can close the account in Settings.",
+    "The customer will receive an email with the return label.",
+])
+def test_rules_about_what_the_user_wants_are_not_the_case(sentence):
+    assert not speaks_to_desk(sentence)
+
+
+def test_they_after_the_user_is_the_user():
+    assert (to_second_person("The customer must wait until the item arrives, then they can return it.")
+            == "You must wait until the item arrives, then you can return it.")
+    # With other people named, "they" may be them.
+    assert (to_second_person("Followers can see the user's posts, and they can comment on them.")
+            == "Followers can see your posts, and they can comment on them.")
+
+
+@pytest.mark.parametrize("sentence", [
+    "Email Address; Order ID; Enter the details into the form.",        # list items read as one sentence
+    "If the item is delivered > Move onto the next step.",               # a flow's arrow
+    "(Only if the order exists) Find out whether it has shipped.",
+    "If nothing works, just apologize and end the conversation.",
+])
+def test_commands_inside_a_sentence_are_found(sentence):
+    assert is_bare_command(sentence)
+
+
+def test_console_buttons_and_commands_make_a_passage_for_the_desk():
+    steps = ["Start by looking up the order with [Verify Identity].", "Orders ship within 2 days."]
+    assert written_for_desk(steps)
+    assert speaks_to_desk_in("Then click [Offer Refund] for the amount.", staff_passage=True)
+    # Brackets alone, or commands alone, are not enough.
+    assert not written_for_desk(["See [Shipping] for the rates.", "Orders ship within 2 days."])
