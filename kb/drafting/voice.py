@@ -117,12 +117,11 @@ def speaks_to_desk(sentence: str) -> bool:
 _COMMAND_VERBS = frozenset(
     "acknowledge add apologise apologize apply ask assign attach avoid calculate call cancel check choose clarify "
     "click close collect confirm contact continue copy create decide deny determine direct document enable disable "
-    "encourage enter escalate explain finalise finalize find flag follow gather generate get give go identify include "
-    "inform "
-    "input investigate issue keep let list locate log look make mark mention move note notify obtain offer open "
-    "perform press proceed process provide pull read reassure record refer refund reject remind remove reply "
-    "request reset respond resume review route search select send set share skip start suspend tag tell thank "
-    "transfer treat try type update use validate verify warn wrap".split())
+    "encourage enter escalate explain finalise finalize find flag follow gather generate get give go identify "
+    "include inform input investigate issue keep let list locate log look make mark mention move note notify "
+    "obtain offer open perform press proceed process provide pull read reassure record refer refund reject remind "
+    "remove reply request reset respond resume review route search select send set share skip start suspend tag "
+    "tell thank transfer treat try type update use validate verify warn wrap".split())
 #: Verbs that are almost never a noun at the start of a sentence: a command whatever follows.
 _UNAMBIGUOUS_COMMAND_VERBS = frozenset(
     "acknowledge apologise apologize ask calculate clarify click confirm determine enable escalate explain finalise "
@@ -148,8 +147,9 @@ _DESK_TOOL = re.compile(r"\btools?\b|\bthe (?:agent|representative|advisor|opera
 
 
 def is_bare_command(sentence: str) -> bool:
-    """Whether the sentence (or its part after a colon) is an instruction with no "you" in it
-    ("Check the bill status to make sure it is overdue", "Investigate if the line is suspended").
+    """Whether the sentence, or a clause of it (see :data:`_LEADING_COMMAND`), is an instruction
+    with no "you" in it ("Check the bill status to make sure it is overdue", "Investigate if
+    the line is suspended").
 
     Args:
         sentence: one sentence of guidance.
@@ -171,8 +171,8 @@ def written_for_desk(sentences) -> bool:
     it speaks of the user in the third person ("If the line is suspended, the user will not
     have service. Investigate if the line is suspended."): a text written for users would
     say "you". Commands beside the buttons of a desk console ("Start by looking up the order
-    with [Verify Identity]") are the desk's too. Its other "you"s and commands are then addressed to the desk too (see
-    :func:`speaks_to_desk_in`). A passage that only speaks of the user in the third person
+    with [Verify Identity]") are the desk's too. Its other "you"s and commands are then
+    addressed to the desk as well (see :func:`speaks_to_desk_in`). A passage that only speaks of the user in the third person
     ("The user is shown which rule was broken") may still be written for the user.
 
     Args:
@@ -280,9 +280,10 @@ def to_second_person(sentence: str) -> str | None:
         pos = end
     said = "".join(pieces) + sentence[pos:]
     # "they", "their" and "them" after the first mention are the user's ("you" takes the same
-    # verb forms as "they"), unless other people are named: then they are most likely theirs.
+    # verb forms as "they"), unless other people or things are named: then they may be theirs
+    # ("return the items and pack them"), and are left as they are.
     rest = said[first:]
-    if not _OTHER_PEOPLE.search(said):
+    if not _OTHER_PEOPLE.search(said) and not _PLURAL_THINGS.search(said):
         rest = _PRONOUN.sub(lambda m: _capitalise(_PRONOUNS[m.group(0).lower()], m.group(0)), rest)
     return said[:first] + rest
 
@@ -291,6 +292,11 @@ _LAST_WORD = re.compile(r"([A-Za-z']+|[,;:(])\s*$")
 _VERB_AFTER = re.compile(r"(?P<adverbs>(?:\s+(?:no longer|" + "|".join(sorted(_ADVERBS - {"no", "longer"}))
                          + r"))*)\s+(?P<verb>[A-Za-z']+)(?:\s+(?P<next>[A-Za-z']+)|\s*(?P<stop>[^\sA-Za-z']|$))")
 _SIMPLE_MODALS = frozenset("must should can cannot can't may might will won't would could shall".split())
+#: Plural things a "they" or "them" may point at: right after a determiner or number ("the
+#: items", "3 bags", "extra bags"), or after a verb or preposition that takes them ("has
+#: bags"). (Not "the item arrives": a word between could be a noun before its verb.)
+_PLURAL_THINGS = re.compile(r"\b(?:the|these|those|their|your|its|all|any|some|both|many|several|other|more|extra|"
+                            r"has|have|with|of|for|and|or|\d+)\s+[a-z]+[^\Wsui]s\b", re.IGNORECASE)
 _PRONOUNS = {"they": "you", "their": "your", "theirs": "yours", "them": "you", "themselves": "yourself",
              "themself": "yourself"}
 _PRONOUN = re.compile(r"\b(?:they|their|theirs|them|themselves|themself)\b", re.IGNORECASE)

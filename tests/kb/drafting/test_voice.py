@@ -162,9 +162,12 @@ def test_rules_about_what_the_user_wants_are_not_the_case(sentence):
 def test_they_after_the_user_is_the_user():
     assert (to_second_person("The customer must wait until the item arrives, then they can return it.")
             == "You must wait until the item arrives, then you can return it.")
-    # With other people named, "they" may be them.
+    # With other people or things named, "they" and "them" may be them.
     assert (to_second_person("Followers can see the user's posts, and they can comment on them.")
             == "Followers can see your posts, and they can comment on them.")
+    assert (to_second_person("The user must return the items and pack them securely.")
+            == "You must return the items and pack them securely.")
+    assert to_second_person("The user's orders ship when they are ready.") == "Your orders ship when they are ready."
 
 
 @pytest.mark.parametrize("sentence", [
