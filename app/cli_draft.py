@@ -74,6 +74,11 @@ def cmd_draft(args: argparse.Namespace) -> int:
             print(f"  [{c.n}] {c.title} (v{c.version}{', ' + where if where else ''}) {c.doc_id}")
     print(f"\ngrounding: {draft.grounding.supported}/{len(draft.grounding.sentences)} sentences supported; "
           f"redactions: {draft.redactions}")
+    for sentence in draft.grounding.sentences:
+        if not sentence.supported:
+            why = (f"states {', '.join(sentence.unstated_figures)}, which its sources do not"
+                   if sentence.unstated_figures else "not supported by what it cites")
+            print(f"  check: {textwrap.shorten(sentence.text, 90, placeholder=' …')} ({why})")
     if draft.invalid_citations_removed:
         print(f"removed invalid citations: {list(draft.invalid_citations_removed)}")
     return 0

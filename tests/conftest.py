@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -151,3 +155,56 @@ def demo_kb(tmp_path_factory, embedder):
     second = ingestor.ingest_paths([DEMO_KB / "docs", DEMO_KB / "qa"])
     assert not first.failed and not second.failed, (first.failed, second.failed)
     return kb
+
+
+class OpenAIStubHandler(BaseHTTPRequestHandler):
+    """A loopback OpenAI-compatible chat endpoint that answers ``answer`` (streamed when asked),
+    after ``delay`` seconds, and records every request."""
+
+    answer = "Hi there,\n\nThanks for reaching out.\n\nBest wishes"
+    requests: list = []
+    delay = 0.0
+
+    def log_message(self, *args) -> None:  # keep test output clean
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+        if self.delay:
+            time.sleep(self.delay)
+        answer = self.answer
+        if body.get("stream"):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            for i in range(0, len(answer), 7):
+                chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
+                         "choices": [{"index": 0, "delta": {"content": answer[i:i + 7]}, "finish_reason": None}]}
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            end = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
+                   "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+            self.wfile.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
+            return
+        payload = json.dumps({"id": "c1", "object": "chat.completion", "created": 0, "model": body["model"],
+                              "choices": [{"index": 0, "message": {"role": "assistant", "content": answer},
+                                           "finish_reason": "stop"}],
+                              "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+@pytest.fixture
+def openai_stub():
+    """``(server, handler class)`` of a running :class:`OpenAIStubHandler` on 127.0.0.1 (a fresh
+    class per test, so its ``answer``, ``delay`` and ``requests`` are the test's own)."""
+    handler = type("Handler", (OpenAIStubHandler,), {"requests": [], "delay": 0.0})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd, handler
+    httpd.shutdown()
+    httpd.server_close()

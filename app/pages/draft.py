@@ -132,12 +132,21 @@ draft_col, guide_col = st.columns([1.25, 1], gap="large")
 unsupported = [s.text for s in draft.grounding.sentences if not s.supported]
 
 
+_MARKERS_AND_STOP = re.compile(r"(?:\s*\[\d{1,3}\])*[.!?]?")
+
+
 def _highlight(text: str, flagged: list[str]) -> str:
     spans: list[tuple[int, int]] = []
     for sentence in flagged:
-        start = text.find(sentence)
-        if start >= 0 and not any(a < start + len(sentence) and start < b for a, b in spans):
-            spans.append((start, start + len(sentence)))
+        # The grounding report holds sentences without their [n] markers, which an LLM often
+        # puts before the full stop ("... 14 days [1]."): find the words, then take the markers.
+        core = sentence.rstrip(".!? ")
+        start = text.find(core) if core else -1
+        if start < 0:
+            continue
+        end = start + len(core) + len(_MARKERS_AND_STOP.match(text, start + len(core)).group(0))
+        if not any(a < end and start < b for a, b in spans):
+            spans.append((start, end))
     out, pos = [], 0
     for a, b in sorted(spans):
         out.append(html.escape(text[pos:a]))
@@ -162,8 +171,10 @@ with draft_col:
     with st.container(border=True):
         st.html(f'<div class="rd-draft">{_highlight(draft.text, unsupported)}</div>')
     if unsupported:
-        st.caption(f":orange[Highlighted]: {len(unsupported)} sentence(s) the cited passages do not support. "
-                   "Check or remove them before sending.")
+        unstated = sorted({f for s in draft.grounding.sentences for f in s.unstated_figures}, key=len)
+        numbers = f" (numbers the sources do not state: {', '.join(unstated)})" if unstated else ""
+        st.caption(f":orange[Highlighted]: {len(unsupported)} sentence(s) the cited passages do not support"
+                   f"{numbers}. Check or remove them before sending.")
     if draft.citations:
         cite_cols = st.columns(min(len(draft.citations), 4))
         for i, cit in enumerate(draft.citations):

@@ -78,6 +78,9 @@ class GroundingSentence:
     cited: tuple[int, ...]
     supported: bool
     score: float
+    #: Numbers the sentence states that neither its cited passages nor the ticket do ("30"
+    #: days where the policy says 14): such a sentence is not supported, however close.
+    unstated_figures: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,8 @@ class GroundingReport:
     def to_dict(self) -> dict:
         """``{"sentences": [...], "supported": n}``."""
         return {"sentences": [{"text": s.text, "cited": list(s.cited), "supported": s.supported,
-                               "score": round(s.score, 3)} for s in self.sentences],
+                               "score": round(s.score, 3), "unstated_figures": list(s.unstated_figures)}
+                              for s in self.sentences],
                 "supported": self.supported}
 
 

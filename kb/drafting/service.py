@@ -73,7 +73,8 @@ def hit_summary(hit: Hit) -> dict:
             "score": round(hit.score, 5), "dense_score": None if hit.dense_score is None else round(hit.dense_score, 4)}
 
 
-def finalise(draft: Draft, passages: dict[int, Hit], embedder, settings: Settings | None = None) -> Draft:
+def finalise(draft: Draft, passages: dict[int, Hit], embedder, settings: Settings | None = None, *,
+             ticket: Ticket | None = None) -> Draft:
     """Validate citations against ``passages`` and attach the grounding report.
 
     Args:
@@ -81,13 +82,16 @@ def finalise(draft: Draft, passages: dict[int, Hit], embedder, settings: Setting
         passages: citation number -> the external passage that number was given for.
         embedder: the text embedder for the grounding check.
         settings: the grounding thresholds (default: the shipped ones).
+        ticket: the ticket, whose own numbers a draft may repeat without a source.
     """
     start = time.perf_counter()
     check = validate_citations(draft.text, frozenset(passages))
     used = set(check.used)
     citations = tuple(c for c in draft.citations if c.n in used)
     validated = time.perf_counter()
-    grounding = _checker_for(embedder, settings).report(check.text, {n: passages[n].text for n in used})
+    ticket_text = f"{ticket.context or ''}\n{ticket.text}" if ticket is not None else ""
+    grounding = _checker_for(embedder, settings).report(check.text, {n: passages[n].text for n in used},
+                                                        ticket=ticket_text)
     timings = dict(draft.timings, validate=validated - start, grounding=time.perf_counter() - validated)
     return replace(draft, text=check.text, citations=citations, grounding=grounding,
                    invalid_citations_removed=tuple(sorted(set(draft.invalid_citations_removed) | set(check.removed))),
@@ -204,7 +208,7 @@ def draft_reply(ticket: Ticket, retriever, settings: Settings, options: DraftOpt
     else:
         by_chunk = {h.chunk_id: h for h in working}
         passages = {c.n: by_chunk[c.chunk_id] for c in draft.citations}
-    draft = finalise(draft, passages, embedder, settings)
+    draft = finalise(draft, passages, embedder, settings, ticket=ticket)
     timings.update({k_: v for k_, v in draft.timings.items() if k_ in ("validate", "grounding")})
     timings["total"] = time.perf_counter() - t0
     return replace(draft, risk=risk, insufficient_guidance=insufficient, redactions=len(redaction.redactions),

@@ -101,9 +101,36 @@ def overlap(sentence: str, reference: str) -> float:
     return hits / len(mine)
 
 
+_FIGURE = re.compile(r"\d+(?:[.,:]\d+)*")
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())} | {"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60",
+                                                      "ninety": "90", "hundred": "100"}
+_NUMBER_WORD = re.compile(r"\b(?:" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+
+
+def figures(text: str) -> set[str]:
+    """The numbers ``text`` states, normalised ("10,000" -> "10000", "fourteen" -> "14",
+    "5.00" -> "5"); citation markers are not numbers."""
+    text = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(0).lower()], CITATION.sub(" ", text))
+    out = set()
+    for raw in _FIGURE.findall(text):
+        if ":" in raw:  # a time of day: "3:30" states 3:30
+            out.add(raw)
+            continue
+        number = raw.replace(",", "") if re.fullmatch(r"\d{1,3}(?:,\d{3})+", raw) else raw.replace(",", ".")
+        if "." in number:
+            number = number.rstrip("0").rstrip(".")
+        out.add(number)
+    return out
+
+
+_SPACE_BEFORE_STOP = re.compile(r"\s+([.,;:!?])")
+
+
 def strip_citations(text: str) -> str:
-    """``text`` without ``[n]`` markers."""
-    return " ".join(CITATION.sub("", text).split())
+    """``text`` without ``[n]`` markers ("held for 14 days [1]." -> "held for 14 days.")."""
+    return _SPACE_BEFORE_STOP.sub(r"\1", " ".join(CITATION.sub("", text).split()))
 
 
 def reply_text(draft_text: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 
 import pytest
 import streamlit as st
@@ -213,3 +214,26 @@ def test_guidance_written_for_staff_is_pointed_out(env, tmp_path, monkeypatch):
     assert not at.exception
     (note,) = [i.value for i in at.info if "Written for staff" in i.value]
     assert "**Agent policy > Look up an order**" in note
+
+
+@pytest.mark.integration
+def test_a_figure_the_sources_do_not_state_is_pointed_out(demo_env, openai_stub, monkeypatch):
+    # An LLM behind an OpenAI-compatible endpoint (a loopback stub) gets the hold period wrong.
+    httpd, handler = openai_stub
+    handler.answer = ("Hi there,\n\nPayouts to a new payout method are held for 45 days [1]. Your balance stays "
+                      "safe in your account [1].\n\nBest wishes")
+    for name, value in {"LLM_PROVIDER": "openai", "LLM_BASE_URL": f"http://127.0.0.1:{httpd.server_port}/v1",
+                        "LLM_MODEL": "stub", "LLM_API_KEY": "sk-test", "LLM_MAX_RETRIES": "0"}.items():
+        monkeypatch.setenv(f"REPLYDESK_{name}", value)
+    st.cache_resource.clear()
+    at = _draft(demo_env.app("sam").run(), PAYOUT_TICKET)
+    assert not at.exception
+    assert handler.requests, "the page did not call the endpoint"
+    (stored,) = demo_env.store.list_drafts()
+    assert stored.mode == "llm"
+    captions = [c.value for c in at.caption]
+    assert any("numbers the sources do not state: 45" in c for c in captions), captions
+    # The sentence is highlighted in the draft, though its [1] sits before the full stop.
+    shown = "\n".join(str(h.proto.body) for h in at.get("html"))
+    highlighted = re.findall(r'<span class="rd-unsupported"[^>]*>(.*?)</span>', shown, re.DOTALL)
+    assert any("held for 45 days" in span for span in highlighted), highlighted

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -20,50 +18,11 @@ ANSWER = ("Hi there,\n\nThanks for reaching out. Payouts to a new payout method 
           "Your balance stays safe in your account [1]. I have noted your contact <EMAIL_1> [9].\n\nBest wishes")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    requests: list = []
-    delay = 0.0
-
-    def log_message(self, *args) -> None:  # keep test output clean
-        pass
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server naming
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
-        if self.delay:
-            time.sleep(self.delay)
-        if body.get("stream"):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.end_headers()
-            for i in range(0, len(ANSWER), 7):
-                chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
-                         "choices": [{"index": 0, "delta": {"content": ANSWER[i:i + 7]}, "finish_reason": None}]}
-                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-            end = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
-                   "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
-            self.wfile.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
-            return
-        payload = json.dumps({"id": "c1", "object": "chat.completion", "created": 0, "model": body["model"],
-                              "choices": [{"index": 0, "message": {"role": "assistant", "content": ANSWER},
-                                           "finish_reason": "stop"}],
-                              "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-
 @pytest.fixture
-def server():
-    handler = type("Handler", (_Handler,), {"requests": [], "delay": 0.0})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd, handler
-    httpd.shutdown()
-    httpd.server_close()
+def server(openai_stub):
+    httpd, handler = openai_stub
+    handler.answer = ANSWER
+    return httpd, handler
 
 
 def _settings(demo_kb, port: int, **extra):
