@@ -147,6 +147,7 @@ class GroundingChecker:
                 need no source.
         """
         known = figures(ticket)
+        stated_by = {n: figures(passage) for n, passage in passages.items()}
         out = []
         for sentence in content_sentences(text):
             cited = tuple(dict.fromkeys(int(n) for n in CITATION.findall(sentence) if int(n) in passages))
@@ -154,7 +155,7 @@ class GroundingChecker:
                 out.append(GroundingSentence(strip_citations(sentence), (), False, 0.0))
                 continue
             cos, lexical = self.score(sentence, [passages[n] for n in cited])
-            stated = known.union(*(figures(passages[n]) for n in cited))
+            stated = known.union(*(stated_by[n] for n in cited))
             unstated = tuple(sorted(figures(sentence) - stated))
             out.append(GroundingSentence(strip_citations(sentence), cited,
                                          self.supports(cos, lexical) and not unstated, cos, unstated))

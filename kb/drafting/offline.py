@@ -218,10 +218,10 @@ def _section_key(hit: Hit) -> tuple[str, int, str]:
     return hit.doc_id, hit.version, hit.section or ""
 
 
-def _screened(hit: Hit) -> bool:
+def _screened(hit: Hit, user_facing: float) -> bool:
     """Whether a passage's sentences may hold a word to the desk: templates and "A:" answers
-    were sent to users as they are."""
-    return _user_text(hit)[1] < 1.0 and not _QA.match(hit.text)
+    were sent to users as they are (``user_facing`` from :func:`_user_text`)."""
+    return user_facing < 1.0 and not _QA.match(hit.text)
 
 
 #: A sentence that opens by pointing back ("This will change the status of the bill", "This
@@ -235,16 +235,17 @@ _POINTS_BACK = re.compile(r"^(?:this|that|these|those|it|they|then)\b(?!\s+(?:po
 def candidates(hits: list[Hit]) -> list[_Candidate]:
     """User-quotable sentences of the external passages (see the module docstring)."""
     out = []
-    passages = [split_sentences(clean_markdown(_user_text(hit)[0])) for hit in hits]
+    texts = [_user_text(hit) for hit in hits]
+    passages = [split_sentences(clean_markdown(body)) for body, _ in texts]
     # A section cut into several chunks is written for one audience: the instruction that
     # tells who reads it may sit in another of its chunks.
-    staff_sections = {_section_key(hit) for hit, sentences in zip(hits, passages)
-                      if not hit.is_internal and _screened(hit) and written_for_desk(sentences)}
+    staff_sections = {_section_key(hit) for hit, (_, user_facing), sentences in zip(hits, texts, passages)
+                      if not hit.is_internal and _screened(hit, user_facing) and written_for_desk(sentences)}
     for p, hit in enumerate(hits):
         if hit.is_internal:
             continue
-        _body, user_facing = _user_text(hit)
-        screened = _screened(hit)
+        user_facing = texts[p][1]
+        screened = _screened(hit, user_facing)
         staff_passage = screened and _section_key(hit) in staff_sections
         # In a section written for staff, what a sentence points back to is a step for staff
         # unless it was kept; at a chunk's start it is not even in the passage.
