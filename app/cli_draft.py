@@ -76,8 +76,7 @@ def cmd_draft(args: argparse.Namespace) -> int:
           f"redactions: {draft.redactions}")
     for sentence in draft.grounding.sentences:
         if not sentence.supported:
-            why = (f"states {', '.join(sentence.unstated_figures)}, which its sources do not"
-                   if sentence.unstated_figures else "not supported by what it cites")
+            why = textwrap.shorten(sentence.problems(), 160, placeholder=' …"')
             print(f"  check: {textwrap.shorten(sentence.text, 90, placeholder=' …')} ({why})")
     if draft.invalid_citations_removed:
         print(f"removed invalid citations: {list(draft.invalid_citations_removed)}")

@@ -129,15 +129,17 @@ if draft.answered:
 draft_col, guide_col = st.columns([1.25, 1], gap="large")
 
 # ---- the draft --------------------------------------------------------------------------
-unsupported = [s.text for s in draft.grounding.sentences if not s.supported]
+unsupported = [(s.text, s.problems()) for s in draft.grounding.sentences if not s.supported]
 
 
 _MARKERS_AND_STOP = re.compile(r"(?:\s*\[\d{1,3}\])*[.!?]?")
 
 
-def _highlight(text: str, flagged: list[str]) -> str:
-    spans: list[tuple[int, int]] = []
-    for sentence in flagged:
+def _highlight(text: str, flagged: list[tuple[str, str]]) -> str:
+    """``text`` as HTML: flagged ``(sentence, why)`` pairs highlighted (``why`` on hover),
+    fill-ins marked, citation markers linked."""
+    spans: list[tuple[int, int, str]] = []
+    for sentence, why in flagged:
         # The grounding report holds sentences without their [n] markers, which an LLM often
         # puts before the full stop ("... 14 days [1]."): find the words, then take the markers.
         core = sentence.rstrip(".!? ")
@@ -145,12 +147,12 @@ def _highlight(text: str, flagged: list[str]) -> str:
         if start < 0:
             continue
         end = start + len(core) + len(_MARKERS_AND_STOP.match(text, start + len(core)).group(0))
-        if not any(a < end and start < b for a, b in spans):
-            spans.append((start, end))
+        if not any(a < end and start < b for a, b, _why in spans):
+            spans.append((start, end, why))
     out, pos = [], 0
-    for a, b in sorted(spans):
+    for a, b, why in sorted(spans):
         out.append(html.escape(text[pos:a]))
-        out.append(f'<span class="rd-unsupported" title="Not supported by the cited passages">'
+        out.append(f'<span class="rd-unsupported" title="{html.escape(why.capitalize() or "Not supported")}">'
                    f'{html.escape(text[a:b])}</span>')
         pos = b
     out.append(html.escape(text[pos:]))
@@ -171,10 +173,8 @@ with draft_col:
     with st.container(border=True):
         st.html(f'<div class="rd-draft">{_highlight(draft.text, unsupported)}</div>')
     if unsupported:
-        unstated = sorted({f for s in draft.grounding.sentences for f in s.unstated_figures}, key=len)
-        numbers = f" (numbers the sources do not state: {', '.join(unstated)})" if unstated else ""
         st.caption(f":orange[Highlighted]: {len(unsupported)} sentence(s) the cited passages do not support"
-                   f"{numbers}. Check or remove them before sending.")
+                   f"{draft.grounding.why_unsupported()}. Check or remove them before sending.")
     if draft.citations:
         cite_cols = st.columns(min(len(draft.citations), 4))
         for i, cit in enumerate(draft.citations):

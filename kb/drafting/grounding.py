@@ -16,6 +16,8 @@ embedding a quote against its own source can only confirm it. A sentence with no
 citation is unsupported (score 0). Its ``score`` is the best ``cos`` found. A sentence that
 states a number its cited passages and the ticket do not ("within 30 days" citing a policy
 that says 14) is unsupported however close its wording: cosines cannot see a wrong figure.
+Nor a wrong unit, contact channel, link or day (:mod:`kb.drafting.details`), nor a "not"
+that reverses the source sentence a draft sentence restates: those make it unsupported too.
 
 Calibration (run once on the demo KB, demo/tickets.jsonl): the 16 reference replies
 split into 55 content sentences. Each was scored against the passages of its ticket's
@@ -35,13 +37,21 @@ from typing import Sequence
 
 import numpy as np
 
+from kb.drafting.details import Details, clauses, contradicts, merge, source_details, unstated
 from kb.drafting.models import GroundingReport, GroundingSentence
 from kb.drafting.vectors import sentence_vectors
-from kb.drafting.text import CITATION, clean_markdown, figures, overlap, split_sentences, strip_citations
+from kb.drafting.text import CITATION, clean_markdown, overlap, split_sentences, strip_citations
 
 COSINE_SUPPORTED = 0.65
 COSINE_WITH_OVERLAP = 0.50
 OVERLAP_SUPPORTED = 0.5
+#: A sentence this close to one source sentence restates it, so "not" on one side only
+#: reverses it ("are refunded" / "are not refunded" score 0.9 and more).
+RESTATEMENT_COSINE = 0.8
+RESTATEMENT_OVERLAP = 0.6
+#: "not" alone moves a short clause's cosine a lot ("A reviewer will (not) look at it": 0.78),
+#: so a clause whose every content word is in the source clause restates it from a lower cosine.
+RESTATEMENT_COSINE_ALL_WORDS = 0.6
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 
 
@@ -123,19 +133,51 @@ class GroundingChecker:
 
     def score(self, sentence: str, passages: Sequence[str]) -> tuple[float, float]:
         """``(best cosine, overlap)`` of ``sentence`` against the sentences of ``passages``."""
+        cos, lexical, _closest = self.closest(sentence, passages)
+        return cos, lexical
+
+    def closest(self, sentence: str, passages: Sequence[str]) -> tuple[float, float, str]:
+        """:meth:`score` and the passage sentence it comes from ("" when the sentence is a
+        verbatim quote, or nothing matched)."""
         plain = strip_citations(sentence)
         if not plain:
-            return 0.0, 0.0
+            return 0.0, 0.0, ""
         lexical = overlap(plain, " ".join(passages))
         quoted = _squash(plain)
         if len(quoted.split()) >= 3 and any(quoted in _squash(clean_markdown(p)) for p in passages):
-            return 1.0, lexical
+            return 1.0, lexical, ""
         units = [u for p in passages for u in split_sentences(clean_markdown(p)) if len(u.split()) >= 3]
         if not units:
-            return 0.0, lexical
+            return 0.0, lexical, ""
         vectors = self.encode([plain] + units)
-        cos = float((vectors[1:] @ vectors[0]).max())
-        return cos, lexical
+        scores = vectors[1:] @ vectors[0]
+        best = int(scores.argmax())
+        return float(scores[best]), lexical, units[best]
+
+    def reversed_source(self, sentence: str, passages: Sequence[str]) -> str:
+        """The source sentence that ``sentence`` restates with "not" on one side only, or "".
+
+        Clauses are compared with clauses ("..., and bank transfers usually arrive within 3 to 5
+        business days" holds two claims): a clause restates a source clause when their cosine
+        is at least ``RESTATEMENT_COSINE`` and it shares ``RESTATEMENT_OVERLAP`` of its content
+        words with it. Only then can a lone "not" be read as a reversal and not a paraphrase.
+        """
+        mine = clauses(strip_citations(sentence))
+        units = [u for p in passages for u in split_sentences(clean_markdown(p))]
+        theirs = [(c, u) for u in units for c in clauses(u)]
+        if not mine or not theirs:
+            return ""
+        vectors = self.encode(mine + [c for c, _u in theirs])
+        scores = vectors[len(mine):] @ vectors[:len(mine)].T
+        for i, clause in enumerate(mine):
+            best = int(scores[:, i].argmax())
+            source_clause, unit = theirs[best]
+            shared = overlap(clause, source_clause)
+            restates = ((scores[best, i] >= RESTATEMENT_COSINE and shared >= RESTATEMENT_OVERLAP)
+                        or (scores[best, i] >= RESTATEMENT_COSINE_ALL_WORDS and shared >= 1.0))
+            if restates and contradicts(clause, source_clause):
+                return unit
+        return ""
 
     def report(self, text: str, passages: dict[int, str], *, ticket: str = "") -> GroundingReport:
         """Grounding of every content sentence of ``text``.
@@ -146,17 +188,23 @@ class GroundingChecker:
             ticket: the ticket and its conversation: numbers from it (an order number, a date)
                 need no source.
         """
-        known = figures(ticket)
-        stated_by = {n: figures(passage) for n, passage in passages.items()}
+        from_ticket = source_details(ticket)
+        # The customer's numbers, dates and links need no source; where to contact us does.
+        from_ticket = Details(from_ticket.figures, from_ticket.quantities, frozenset(), from_ticket.links,
+                              from_ticket.dates)
+        stated_by = {n: source_details(passage) for n, passage in passages.items()}
         out = []
         for sentence in content_sentences(text):
             cited = tuple(dict.fromkeys(int(n) for n in CITATION.findall(sentence) if int(n) in passages))
             if not cited:
                 out.append(GroundingSentence(strip_citations(sentence), (), False, 0.0))
                 continue
-            cos, lexical = self.score(sentence, [passages[n] for n in cited])
-            stated = known.union(*(stated_by[n] for n in cited))
-            unstated = tuple(sorted(figures(sentence) - stated))
-            out.append(GroundingSentence(strip_citations(sentence), cited,
-                                         self.supports(cos, lexical) and not unstated, cos, unstated))
+            cos, lexical, closest = self.closest(sentence, [passages[n] for n in cited])
+            known = merge([from_ticket, *(stated_by[n] for n in cited)])
+            figures_missing, details_missing = unstated(sentence, known)
+            reversed_source = self.reversed_source(sentence, [passages[n] for n in cited]) if closest else ""
+            supported = (self.supports(cos, lexical) and not figures_missing and not details_missing
+                         and not reversed_source)
+            out.append(GroundingSentence(strip_citations(sentence), cited, supported, cos, figures_missing,
+                                         details_missing, reversed_source))
         return GroundingReport(tuple(out))

@@ -81,6 +81,24 @@ class GroundingSentence:
     #: Numbers the sentence states that neither its cited passages nor the ticket do ("30"
     #: days where the policy says 14): such a sentence is not supported, however close.
     unstated_figures: tuple[str, ...] = ()
+    #: Other particulars it states that they do not: a number in another unit ("14 hours"),
+    #: a contact channel ("by phone"), a link, a day or month.
+    unstated_details: tuple[str, ...] = ()
+    #: The cited sentence it restates with the opposite polarity ("not"), when it does.
+    reverses: str = ""
+
+    def problems(self) -> str:
+        """Why the sentence is not supported, in words ("" when it is)."""
+        if self.supported:
+            return ""
+        if not self.cited:
+            return "cites no source"
+        stated = [*self.unstated_figures, *self.unstated_details]
+        if stated:
+            return f"states {', '.join(stated)}, which its sources do not"
+        if self.reverses:
+            return f"says the opposite of its source: \"{self.reverses}\""
+        return "not supported by what it cites"
 
 
 @dataclass(frozen=True)
@@ -99,10 +117,23 @@ class GroundingReport:
         """Share of supported sentences (1.0 for a draft without content sentences)."""
         return self.supported / len(self.sentences) if self.sentences else 1.0
 
+    def why_unsupported(self) -> str:
+        """What the unsupported sentences get wrong, for a caption: "" when nothing is named,
+        else e.g. " (details the sources do not state: 30, by phone; 1 says the opposite of its
+        source)"."""
+        stated = dict.fromkeys(d for s in self.sentences if not s.supported
+                               for d in (*s.unstated_figures, *s.unstated_details))
+        reversals = sum(1 for s in self.sentences if not s.supported and s.reverses)
+        parts = [f"details the sources do not state: {', '.join(stated)}"] if stated else []
+        if reversals:
+            parts.append(f"{reversals} {'says' if reversals == 1 else 'say'} the opposite of its source")
+        return f" ({'; '.join(parts)})" if parts else ""
+
     def to_dict(self) -> dict:
         """``{"sentences": [...], "supported": n}``."""
         return {"sentences": [{"text": s.text, "cited": list(s.cited), "supported": s.supported,
-                               "score": round(s.score, 3), "unstated_figures": list(s.unstated_figures)}
+                               "score": round(s.score, 3), "unstated_figures": list(s.unstated_figures),
+                               "unstated_details": list(s.unstated_details), "reverses": s.reverses}
                               for s in self.sentences],
                 "supported": self.supported}
 

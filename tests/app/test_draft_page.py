@@ -232,8 +232,10 @@ def test_a_figure_the_sources_do_not_state_is_pointed_out(demo_env, openai_stub,
     (stored,) = demo_env.store.list_drafts()
     assert stored.mode == "llm"
     captions = [c.value for c in at.caption]
-    assert any("numbers the sources do not state: 45" in c for c in captions), captions
+    assert any("details the sources do not state: 45" in c for c in captions), captions
     # The sentence is highlighted in the draft, though its [1] sits before the full stop.
     shown = "\n".join(str(h.proto.body) for h in at.get("html"))
     highlighted = re.findall(r'<span class="rd-unsupported"[^>]*>(.*?)</span>', shown, re.DOTALL)
     assert any("held for 45 days" in span for span in highlighted), highlighted
+    # Hovering the sentence says what is wrong with it.
+    assert 'title="States 45, which its sources do not"' in shown, shown

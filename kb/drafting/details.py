@@ -1,0 +1,285 @@
+"""Details a draft sentence states that its sources must state too.
+
+Sentence embeddings see the topic of a sentence, not its particulars: "held for 14 hours",
+"call us on the phone" and "are not refunded" sit as close to "held for 14 days", "use the
+in-app form" and "are refunded" as the right sentences do. These checks read the particulars
+a support reply must not invent:
+
+* **quantities**: a number with its unit (time, money, percent). "2 weeks" states the same
+  as "14 days"; "14 business days" does not. A figure is stated when the sources give it,
+  alone or as the same quantity ("two weeks" where the policy says "14 days");
+* **contact channels** the reply sends the customer to ("by phone", "email us");
+* **links**: web addresses and e-mail addresses;
+* **days and months** ("on Friday", "in March").
+
+A detail counts as stated when the cited passages or the ticket hold it. Negation is
+checked separately by :func:`contradicts`, against the one source sentence the draft
+sentence restates.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from kb.drafting.text import CITATION, figures
+
+_NUMBER_WORDS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())} | {
+    "thirty": 30, "forty": 40, "forty-five": 45, "fifty": 50, "sixty": 60, "ninety": 90, "hundred": 100}
+_NUM = r"(?:\d+(?:[.,]\d+)*|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
+#: Unit word -> (class, factor to the class's base unit). Minutes for clock time; business
+#: days are their own class ("5 business days" is not "5 days"); months for calendar time.
+_TIME_UNITS = {
+    "min": ("minutes", 1), "mins": ("minutes", 1), "minute": ("minutes", 1), "minutes": ("minutes", 1),
+    "h": ("minutes", 60), "hr": ("minutes", 60), "hrs": ("minutes", 60), "hour": ("minutes", 60),
+    "hours": ("minutes", 60), "day": ("minutes", 1440), "days": ("minutes", 1440),
+    "week": ("minutes", 10080), "weeks": ("minutes", 10080),
+    "month": ("months", 1), "months": ("months", 1), "year": ("months", 12), "years": ("months", 12),
+}
+_QUANTITY = re.compile(
+    rf"\b(?P<a>{_NUM})(?:\s*(?:-|–|to|or)\s*(?P<b>{_NUM}))?(?:\s*-\s*|\s+)?"
+    rf"(?:(?P<kind>business|working|calendar)[\s-]+)?"
+    rf"(?P<unit>{'|'.join(sorted(_TIME_UNITS, key=len, reverse=True))}|%|percent)\b",
+    re.IGNORECASE)
+# "%" is not a word character, so the \b after it only holds before one; accept it alone too.
+_PERCENT = re.compile(rf"\b(?P<a>{_NUM})\s*%", re.IGNORECASE)
+_CURRENCY_CODES = {"usd": "USD", "eur": "EUR", "gbp": "GBP", "$": "USD", "€": "EUR", "£": "GBP",
+                   "dollar": "USD", "dollars": "USD", "euro": "EUR", "euros": "EUR", "pound": "GBP",
+                   "pounds": "GBP"}
+_MONEY = re.compile(
+    rf"(?P<pre>\$|€|£|\b(?:USD|EUR|GBP)\b)\s?(?P<a>\d+(?:[.,]\d+)*)"
+    rf"|\b(?P<b>{_NUM})\s?(?P<post>USD|EUR|GBP|dollars?|euros?|pounds?)\b", re.IGNORECASE)
+
+#: Where a reply sends the customer: "by phone", "email us", "our hotline".
+_CHANNEL_WORDS = {
+    "phone": "phone", "telephone": "phone", "call": "phone", "calling": "phone", "hotline": "phone",
+    "phone line": "phone", "phone number": "phone",
+    "email": "email", "e-mail": "email", "email address": "email", "e-mail address": "email",
+    "live chat": "chat", "chat": "chat", "in-app chat": "chat",
+    "post": "post", "mail": "post", "letter": "post",
+    "sms": "text message", "text message": "text message", "text": "text message",
+    "fax": "fax",
+}
+_CHANNEL_ALT = "|".join(sorted((re.escape(w) for w in _CHANNEL_WORDS), key=len, reverse=True))
+_CHANNEL_SENT = re.compile(
+    rf"\b(?:by|via|over|through|using)\s+(?:the\s+|our\s+|a\s+|an\s+)?(?P<a>{_CHANNEL_ALT})\b"
+    rf"|\b(?P<b>call|phone|email|e-mail|text|fax)\s+(?:us|our\s+(?:team|support))\b"
+    rf"|\b(?:send|write)\s+us\s+(?:an?\s+)?(?P<c>email|e-mail|letter|text|fax)\b"
+    rf"|\b(?:our|the)\s+(?:support\s+)?(?P<d>hotline|phone line|phone number|email address|e-mail address|live chat)\b",
+    re.IGNORECASE)
+# Any mention in a source states the channel, whatever it says of it.
+_CHANNEL_ANY = re.compile(
+    r"\b(phone|telephone|call(?:s|ed|ing)?|hotline|e-?mail(?:s|ed)?|chat|post(?:al)?|mail(?:ed)?|letter|sms|text|fax)\b",
+    re.IGNORECASE)
+_CHANNEL_STEMS = {"phone": "phone", "telephone": "phone", "call": "phone", "hotline": "phone", "email": "email",
+                  "e-mail": "email", "chat": "chat", "post": "post", "mail": "post", "letter": "post",
+                  "sms": "text message", "text": "text message", "fax": "fax"}
+
+_LINK = re.compile(
+    r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+    r"|\bhttps?://[^\s<>\"')\]]+"
+    r"|\bwww\.[^\s<>\"')\]]+"
+    # A bare domain: any name with a path ("loopr.example/help"), or a common ending alone.
+    r"|\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.[a-z]{2,}/[^\s<>\"')\]]*"
+    r"|\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|co|gov|edu|app|help|support|example|uk|de|fr|eu"
+    r"|ca|au|in|ie|nl|es|it|jp|us)\b(?!\.\w)",
+    re.IGNORECASE)
+_WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
+_MONTHS = "january february march april june july august september october november december".split()
+_DATE_WORD = re.compile(r"\b(" + "|".join(_WEEKDAYS + _MONTHS) + r")s?\b|\bMay\b(?=\s+\d)|(?<=\d\s)May\b",
+                        re.IGNORECASE)
+_NEGATION = re.compile(r"\b(?:not|no|never|none|nothing|neither|nor|cannot|can't|won't|don't|doesn't|isn't|"
+                       r"aren't|wasn't|weren't|didn't|haven't|hasn't|shouldn't|mustn't)\b|n't\b", re.IGNORECASE)
+
+
+def _number(raw: str) -> float | None:
+    raw = raw.lower()
+    if raw in _NUMBER_WORDS:
+        return float(_NUMBER_WORDS[raw])
+    if re.fullmatch(r"\d{1,3}(?:,\d{3})+", raw):
+        raw = raw.replace(",", "")
+    try:
+        return float(raw.replace(",", "."))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A number with its unit, in the unit class's base ("2 weeks" -> ``("minutes", 20160)``)."""
+
+    unit: str
+    amount: float
+    said: str  # as written, for messages
+    numbers: frozenset[str] = frozenset()  # its figures as :func:`figures` writes them ("one" -> "1")
+
+
+@dataclass(frozen=True)
+class Details:
+    """The particulars a text states."""
+
+    figures: frozenset[str]
+    quantities: tuple[Quantity, ...]
+    channels: frozenset[str]  # where the text sends the reader (a draft) or any it mentions (a source)
+    links: frozenset[str]
+    dates: frozenset[str]
+
+
+def quantities(text: str) -> tuple[Quantity, ...]:
+    """Numbers with units: durations, percentages and money ("3-5 business days" gives two)."""
+    text = CITATION.sub(" ", text)
+    out: list[Quantity] = []
+    for m in _QUANTITY.finditer(text):
+        unit = m.group("unit").lower()
+        if unit in ("%", "percent"):
+            cls, factor = "percent", 1
+        else:
+            cls, factor = _TIME_UNITS[unit]
+            if (m.group("kind") or "").lower() in ("business", "working"):
+                cls = "business days" if factor == 1440 else cls
+        for raw in (m.group("a"), m.group("b")):
+            value = _number(raw) if raw else None
+            if value is not None:
+                out.append(Quantity(cls, value * factor, m.group(0), _figure(value)))
+    for m in _PERCENT.finditer(text):
+        value = _number(m.group("a"))
+        if value is not None:
+            out.append(Quantity("percent", value, m.group(0), _figure(value)))
+    for m in _MONEY.finditer(text):
+        code = _CURRENCY_CODES[(m.group("pre") or m.group("post")).lower()]
+        value = _number(m.group("a") or m.group("b"))
+        if value is not None:
+            out.append(Quantity(code, value, m.group(0), _figure(value)))
+    return tuple(dict.fromkeys(out))
+
+
+def _figure(value: float) -> frozenset[str]:
+    return frozenset({str(int(value)) if value == int(value) else f"{value:g}"})
+
+
+def _link(raw: str) -> str:
+    link = raw.lower().rstrip(".,;:!?")
+    return re.sub(r"^(?:https?://)?(?:www\.)?", "", link).rstrip("/")
+
+
+def links(text: str) -> frozenset[str]:
+    """Web and e-mail addresses, normalised (no scheme, no ``www.``, no trailing slash)."""
+    return frozenset(_link(m.group(0)) for m in _LINK.finditer(text))
+
+
+def channels_sent_to(text: str) -> frozenset[str]:
+    """The contact channels ``text`` sends its reader to ("by phone", "email us")."""
+    found = set()
+    for m in _CHANNEL_SENT.finditer(text):
+        word = next(g for g in m.groups() if g).lower()
+        found.add(_CHANNEL_WORDS[word])
+    return frozenset(found)
+
+
+def channels_mentioned(text: str) -> frozenset[str]:
+    """Every contact channel ``text`` names at all."""
+    found = set()
+    for m in _CHANNEL_ANY.finditer(text):
+        word = m.group(1).lower()
+        stem = next((s for s in _CHANNEL_STEMS if word.startswith(s) or word.replace("-", "").startswith(s)), None)
+        if stem:
+            found.add(_CHANNEL_STEMS[stem])
+    return frozenset(found)
+
+
+def dates(text: str) -> frozenset[str]:
+    """Weekday and month names ("Fridays" -> "friday")."""
+    return frozenset(m.group(0).lower().rstrip("s") if m.group(0).lower() != "may" else "may"
+                     for m in _DATE_WORD.finditer(text))
+
+
+def source_details(text: str) -> Details:
+    """What a source (a cited passage, or the ticket) states: every channel it mentions counts."""
+    return Details(frozenset(figures(text)), quantities(text), channels_mentioned(text), links(text), dates(text))
+
+
+def stated_details(sentence: str) -> Details:
+    """What a draft sentence states: the channels it sends the reader to, not every mention."""
+    return Details(frozenset(figures(sentence)), quantities(sentence), channels_sent_to(sentence), links(sentence),
+                   dates(sentence))
+
+
+def merge(details: "list[Details] | tuple[Details, ...]") -> Details:
+    """The union of several sources' details."""
+    return Details(frozenset().union(*(d.figures for d in details)),
+                   tuple(q for d in details for q in d.quantities),
+                   frozenset().union(*(d.channels for d in details)),
+                   frozenset().union(*(d.links for d in details)),
+                   frozenset().union(*(d.dates for d in details)))
+
+
+def unstated(sentence: str, known: Details) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(figures, other details)`` that ``sentence`` states and ``known`` does not.
+
+    A figure is stated when ``known`` has it, or when it belongs to a quantity ``known``
+    states in other units ("2 weeks" against "14 days"). A quantity whose figure ``known``
+    has, but in another unit ("14 hours" against "14 days"), is an unstated detail.
+    """
+    mine = stated_details(sentence)
+    known_amounts = {(q.unit, round(q.amount, 6)) for q in known.quantities}
+    same_quantity_figures: set[str] = set()
+    wrong_unit: list[str] = []
+    known_numbers = known.figures.union(*(q.numbers for q in known.quantities))
+    for q in mine.quantities:
+        if (q.unit, round(q.amount, 6)) in known_amounts:
+            same_quantity_figures |= figures(q.said)
+        elif q.numbers <= known_numbers:
+            wrong_unit.append(q.said.strip())
+    missing_figures = tuple(sorted(mine.figures - known.figures - same_quantity_figures))
+    terms = list(dict.fromkeys(wrong_unit))
+    terms += [f"by {c}" for c in sorted(mine.channels - known.channels)]
+    terms += sorted(link for link in mine.links if not any(k == link or k.startswith(link) for k in known.links))
+    terms += [d.capitalize() for d in sorted(mine.dates - known.dates)]
+    return missing_figures, tuple(terms)
+
+
+def negated(text: str) -> bool:
+    """Whether ``text`` says "not" in any of its forms."""
+    return bool(_NEGATION.search(CITATION.sub(" ", text).replace("\u2019", "'")))
+
+
+_CLAUSE_BREAK = re.compile(
+    r"\s*(?:;|:|\s[-–—]\s|,?\s+(?:and|but|so|or|because|while|although|though|whereas)\s+"
+    r"|,\s+(?=(?:if|when|once|unless|which|where|then)\b))\s*", re.IGNORECASE)
+
+
+_LEADING_CONDITION = re.compile(r"^\s*((?:if|when|once|unless|after|before|until|as soon as)\b[^,]+),\s*(.+)$",
+                                re.IGNORECASE | re.DOTALL)
+
+
+def clauses(sentence: str, min_words: int = 3) -> list[str]:
+    """The clauses of a sentence (split at ";", ":", dashes, conjunctions and a comma before
+    "if"/"when"/...), those of at least ``min_words`` words."""
+    parts = []
+    for part in _CLAUSE_BREAK.split(CITATION.sub(" ", sentence)):
+        # "If she is in danger, please call the police": the condition is a claim of its own.
+        m = _LEADING_CONDITION.match(part or "")
+        parts.extend([m.group(1), m.group(2)] if m else [part])
+    return [p.strip(" ,.") for p in parts if p and len(p.split()) >= min_words]
+
+
+#: Words that reverse a claim as "not" does: with one of them on either side, "not" on the
+#: other may restate it ("not available after 14 days" / "available within 14 days").
+_REVERSING = frozenset(
+    "after before within unless without except only outside inside beyond longer shorter more less fewer over under "
+    "until once later earlier past expired instead other unable fail fails failed refuse refused deny denied "
+    "prohibited forbidden banned blocked disallowed impossible unavailable ineligible invalid lose lost stop stops "
+    "stopped none neither either rather any all every".split())
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+
+def contradicts(sentence: str, source_sentence: str) -> bool:
+    """Whether one of the two says "not" and the other does not, and nothing else in their
+    wording could reverse it back (used on restatements only)."""
+    if negated(sentence) == negated(source_sentence):
+        return False
+    mine = set(_TOKEN.findall(sentence.lower().replace("\u2019", "'")))
+    theirs = set(_TOKEN.findall(source_sentence.lower().replace("\u2019", "'")))
+    return not (mine ^ theirs) & _REVERSING

@@ -1,0 +1,118 @@
+"""Particulars a cosine cannot see: units, contact channels, links, days, and a reversing "not"."""
+
+from __future__ import annotations
+
+import pytest
+
+from kb.drafting.details import clauses, contradicts, quantities, source_details, unstated
+from kb.drafting.grounding import GroundingChecker
+
+POLICY = ("Payouts to a new payout method are held for 14 days. Bank transfers usually arrive within 3 to 5 "
+          "business days. To dispute a hold, use the in-app form at help.loopr.example/payouts/holds. "
+          "Payouts are sent every Tuesday. Refunds are not available for coins you have already spent.")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("held for 14 days [1]", {("minutes", 14 * 1440)}),
+    ("held for two weeks", {("minutes", 14 * 1440)}),
+    ("a 14-day hold", {("minutes", 14 * 1440)}),
+    ("24h support", {("minutes", 24 * 60)}),
+    ("within 3 to 5 business days", {("business days", 3 * 1440), ("business days", 5 * 1440)}),
+    ("within one business day", {("business days", 1440)}),
+    ("a fee of 5% or 20 percent", {("percent", 5), ("percent", 20)}),
+    ("costs $5.00, 10,5 EUR or 3 pounds", {("USD", 5), ("EUR", 10.5), ("GBP", 3)}),
+    ("step 3 of the form", set()),
+])
+def test_quantities_are_read_with_their_units(text, expected):
+    assert {(q.unit, q.amount) for q in quantities(text)} == expected
+
+
+@pytest.mark.parametrize(("sentence", "figures", "details"), [
+    ("Payouts to a new method are held for 14 days [1].", (), ()),
+    ("Payouts to a new method are held for two weeks [1].", (), ()),          # same quantity, other unit
+    ("Payouts to a new method are held for 14 hours [1].", (), ("14 hours",)),
+    ("Payouts to a new method are held for 30 days [1].", ("30",), ()),
+    ("Transfers arrive within 3 to 5 days [1].", (), ("3 to 5 days",)),        # business days are not days
+    ("Call us to dispute the hold [1].", (), ("by phone",)),
+    ("You can dispute it by email [1].", (), ("by email",)),
+    ("Dispute it in the app at help.loopr.example/payouts [1].", (), ()),      # part of the cited link
+    ("Dispute it at loopr.example/disputes [1].", (), ("loopr.example/disputes",)),
+    ("Payouts are sent every Friday [1].", (), ("Friday",)),
+    ("Payouts are sent every Tuesday [1].", (), ()),
+])
+def test_unstated_particulars_are_named(sentence, figures, details):
+    assert unstated(sentence, source_details(POLICY)) == (figures, details)
+
+
+def test_the_ticket_grounds_its_own_numbers_and_dates_but_not_a_contact_channel(keyword_embedder):
+    checker = GroundingChecker(keyword_embedder)
+    text = ("Payouts to a new payout method are held for 14 days, so the payout you asked about on Friday is "
+            "still on hold [1]. You can call us to dispute a hold [1].")
+    ticket = "I called on Friday about my payout; can I dispute the hold by phone?"
+    first, second = checker.report(text, {1: POLICY}, ticket=ticket).sentences
+    assert first.unstated_details == () and first.supported
+    assert second.unstated_details == ("by phone",) and not second.supported
+    assert second.problems() == "states by phone, which its sources do not"
+
+
+def test_clauses_split_conditions_and_conjunctions():
+    assert clauses("If she is in danger, please call the police, and stay with her [1].") == [
+        "If she is in danger", "please call the police", "stay with her"]
+
+
+@pytest.mark.parametrize(("mine", "theirs", "expected"), [
+    ("Refunds are available for spent coins", "Refunds are not available for spent coins", True),
+    ("You can't appeal the strike", "You can appeal the strike", True),
+    ("Refunds are not available after 14 days", "Refunds are available within 14 days", False),  # "after" reverses
+    ("Spent coins can't be refunded", "Coins you have spent are not refunded", False),           # both negative
+])
+def test_a_lone_not_reverses_a_claim(mine, theirs, expected):
+    assert contradicts(mine, theirs) is expected
+
+
+@pytest.mark.slow
+def test_a_reversed_claim_is_unsupported_however_close(embedder):
+    """With the bundled model: the reversed sentence scores as high as the right one."""
+    checker = GroundingChecker(embedder)
+    text = ("Refunds are available for coins you have already spent [1]. "
+            "Payouts to a new payout method are held for 14 days [1].")
+    wrong, right = checker.report(text, {1: POLICY}).sentences
+    assert wrong.score >= checker.min_cosine  # the cosine alone would pass it
+    assert not wrong.supported and wrong.reverses == "Refunds are not available for coins you have already spent."
+    assert right.supported and not right.reverses
+    assert wrong.problems().startswith("says the opposite of its source")
+
+
+@pytest.mark.slow
+def test_paraphrases_keep_their_support(embedder):
+    """Restating without reversing: other words, a negation on both sides, or a reversing word."""
+    checker = GroundingChecker(embedder)
+    text = ("Coins that you've already spent can't be refunded [1]. "
+            "Once a new payout method is added, its payouts stay on hold for two weeks [1]. "
+            "Transfers to your bank normally take 3 to 5 business days [1].")
+    report = checker.report(text, {1: POLICY})
+    assert [(s.supported, s.reverses, s.unstated_figures, s.unstated_details) for s in report.sentences] == [
+        (True, "", (), ())] * 3, report.to_dict()
+
+
+@pytest.mark.slow
+def test_an_llm_draft_with_a_wrong_detail_is_flagged_end_to_end(demo_kb):
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    from kb.config import Settings
+    from kb.drafting.service import draft_reply
+    from kb.retrieval import Retriever
+    from kb.types import Ticket
+
+    settings = Settings(_env_file=None, llm_provider="none").with_home(demo_kb.settings.home)
+    ticket = Ticket(text="I added a new bank account and my payout is on hold. How long will it be held?")
+    claim = ("Hi,\n\nPayouts to a new payout method are held for 14 hours [1]. You can call us to have the hold "
+             "lifted early [1].\n\nBest wishes,\nThe Support Team")
+    llm = GenericFakeChatModel(messages=iter([AIMessage(content=claim)]))
+    draft = draft_reply(ticket, Retriever(demo_kb), settings, llm=llm)
+    assert draft.mode == "llm" and draft.citations, draft
+    held, call = draft.grounding.sentences
+    assert (held.supported, held.unstated_details) == (False, ("14 hours",))
+    assert (call.supported, call.unstated_details) == (False, ("by phone",))
+    assert draft.grounding.why_unsupported() == " (details the sources do not state: 14 hours, by phone)"
