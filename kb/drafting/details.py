@@ -234,7 +234,7 @@ def unstated(sentence: str, known: Details) -> tuple[tuple[str, ...], tuple[str,
             wrong_unit.append(q.said.strip())
     missing_figures = tuple(sorted(mine.figures - known.figures - same_quantity_figures))
     terms = list(dict.fromkeys(wrong_unit))
-    terms += [f"by {c}" for c in sorted(mine.channels - known.channels)]
+    terms += [f"contact by {c}" for c in sorted(mine.channels - known.channels)]
     terms += sorted(link for link in mine.links if not any(k == link or k.startswith(link) for k in known.links))
     terms += [d.capitalize() for d in sorted(mine.dates - known.dates)]
     return missing_figures, tuple(terms)

@@ -33,8 +33,8 @@ def test_quantities_are_read_with_their_units(text, expected):
     ("Payouts to a new method are held for 14 hours [1].", (), ("14 hours",)),
     ("Payouts to a new method are held for 30 days [1].", ("30",), ()),
     ("Transfers arrive within 3 to 5 days [1].", (), ("3 to 5 days",)),        # business days are not days
-    ("Call us to dispute the hold [1].", (), ("by phone",)),
-    ("You can dispute it by email [1].", (), ("by email",)),
+    ("Call us to dispute the hold [1].", (), ("contact by phone",)),
+    ("You can dispute it by email [1].", (), ("contact by email",)),
     ("Dispute it in the app at help.loopr.example/payouts [1].", (), ()),      # part of the cited link
     ("Dispute it at loopr.example/disputes [1].", (), ("loopr.example/disputes",)),
     ("Payouts are sent every Friday [1].", (), ("Friday",)),
@@ -51,8 +51,8 @@ def test_the_ticket_grounds_its_own_numbers_and_dates_but_not_a_contact_channel(
     ticket = "I called on Friday about my payout; can I dispute the hold by phone?"
     first, second = checker.report(text, {1: POLICY}, ticket=ticket).sentences
     assert first.unstated_details == () and first.supported
-    assert second.unstated_details == ("by phone",) and not second.supported
-    assert second.problems() == "states by phone, which its sources do not"
+    assert second.unstated_details == ("contact by phone",) and not second.supported
+    assert second.problems() == "states contact by phone, which its sources do not"
 
 
 def test_clauses_split_conditions_and_conjunctions():
@@ -114,5 +114,5 @@ def test_an_llm_draft_with_a_wrong_detail_is_flagged_end_to_end(demo_kb):
     assert draft.mode == "llm" and draft.citations, draft
     held, call = draft.grounding.sentences
     assert (held.supported, held.unstated_details) == (False, ("14 hours",))
-    assert (call.supported, call.unstated_details) == (False, ("by phone",))
-    assert draft.grounding.why_unsupported() == " (details the sources do not state: 14 hours, by phone)"
+    assert (call.supported, call.unstated_details) == (False, ("contact by phone",))
+    assert draft.grounding.why_unsupported() == " (details the sources do not state: 14 hours, contact by phone)"
