@@ -10,6 +10,9 @@ configured), same citation validation and grounding check. The evaluation then m
   drafts that are supported by the passages they cite, judged by the product's offline
   grounding check (:mod:`kb.drafting.grounding`: sentence embeddings + word overlap, a
   calibrated stand-in for ALCE's NLI model);
+* **wrong details**: share of those sentences that state a particular their cited passages
+  do not (a figure, a unit, a contact channel, a link, a day) or reverse the source sentence
+  they restate (:mod:`kb.drafting.details`); such sentences count as unsupported above too;
 * **citation precision** (ALCE-style): share of (sentence, citation) pairs where the cited
   passage on its own supports the sentence;
 * **relevant coverage**: share of the query's relevant documents (qrels) among the cited ones;
@@ -329,6 +332,9 @@ def measure_draft(draft, retrieved: dict[str, Hit], relevant: Iterable[str], *, 
         "sentences": sentences,
         "supported": draft.grounding.supported,
         "grounding": _round(draft.grounding.supported / sentences) if sentences else None,
+        "wrong_details": sum(1 for s in draft.grounding.sentences
+                             if s.unstated_figures or s.unstated_details or s.reverses),
+        "checks": [f"{s.text[:80]}: {s.problems()}" for s in draft.grounding.sentences if not s.supported],
         "relevant_coverage": _round(len(relevant & set(cited_docs)) / len(relevant)) if relevant else None,
         "cited_relevant": bool(relevant & set(cited_docs)) if relevant else None,
         "retrieved_relevant": bool(relevant & {h.doc_id for h in retrieved.values()}) if relevant else None,
@@ -382,6 +388,7 @@ def summarise_rows(rows: Sequence[dict]) -> dict:
         if produced else None,
         "grounding": _round(sum(r["supported"] for r in answered) / sentences) if sentences else None,
         "grounding_per_draft": _round(mean(r["grounding"] for r in answered)),
+        "wrong_detail_rate": _round(sum(r.get("wrong_details", 0) for r in answered) / sentences) if sentences else None,
         "citation_precision": _round(sum(r["precision_supported"] or 0 for r in answered) / pairs) if pairs else None,
         "relevant_coverage": _round(mean(r["relevant_coverage"] for r in with_relevant)),
         "cited_relevant_rate": _round(mean(float(r["cited_relevant"]) for r in with_relevant)),
@@ -400,7 +407,7 @@ def summarise_rows(rows: Sequence[dict]) -> dict:
 
 
 #: Rate metrics (0..1) of :func:`summarise_rows`, in report order.
-DRAFT_RATE_KEYS: tuple[str, ...] = ("citation_validity", "grounding", "citation_precision", "relevant_coverage",
+DRAFT_RATE_KEYS: tuple[str, ...] = ("citation_validity", "grounding", "wrong_detail_rate", "citation_precision", "relevant_coverage",
                                     "cited_relevant_rate", "insufficient_guidance_rate", "rouge_l",
                                     "reference_cosine", "faithfulness")
 

@@ -190,6 +190,7 @@ def _retrieval_document(result: dict) -> Document:
 _DRAFT_LABELS = {
     "citation_validity": "Citation validity",
     "grounding": "Grounding (supported sentences)",
+    "wrong_detail_rate": "Sentences with a wrong detail",
     "citation_precision": "Citation precision",
     "relevant_coverage": "Relevant documents cited",
     "cited_relevant_rate": "Drafts citing a relevant document",
@@ -202,6 +203,9 @@ _DRAFT_DEFINITIONS = [
     "*Citation validity*: share of the citations that point at a passage the retriever returned.",
     "*Grounding*: share of the content sentences of answered drafts supported by the passages they cite "
     "(the product's offline check: sentence embeddings and word overlap).",
+    "*Sentences with a wrong detail*: share of those sentences that state a figure, unit, contact channel, "
+    "link or day their sources do not, or reverse the source sentence they restate (lower is better; "
+    "they are unsupported in *Grounding* too).",
     "*Citation precision*: share of (sentence, citation) pairs where that one passage supports the sentence.",
     "*Relevant documents cited*: share of each query's relevant documents among the cited ones.",
     "*Insufficient guidance*: drafts that defer to a knowledge owner because retrieval was not confident.",
@@ -236,10 +240,10 @@ def _draft_sections(metrics: dict, rows: Sequence[dict], *, id_key: str) -> list
     ordered = sorted(rows, key=lambda r: (r.get("grounding") is None, r.get("grounding") or 0.0))
     per.tables.append(Table(
         ["id", "query", "mode", "insufficient", "grounding", "validity", "relevant", "cited", "ROUGE-L",
-         "total ms", "draft"],
+         "total ms", "draft", "unsupported sentences"],
         [[r.get(id_key), r.get("query"), r.get("mode"), r.get("insufficient_guidance"), r.get("grounding"),
           r.get("citation_validity"), r.get("relevant"), r.get("cited_doc_ids"), r.get("rouge_l"),
-          _ms(r.get("total_ms")), r.get("draft")] for r in ordered]))
+          _ms(r.get("total_ms")), r.get("draft"), r.get("checks") or ""] for r in ordered]))
     return [quality, latency, per]
 
 

@@ -109,6 +109,18 @@ def test_summary_leaves_holding_replies_out_of_grounding_but_not_out_of_coverage
     assert summary["faithfulness"] is None and summary["judged"] == 0
 
 
+def test_sentences_with_a_wrong_detail_are_counted_and_listed() -> None:
+    draft = _draft("Held for 14 hours [1]. Held for 14 days [1]. Unrelated [1].", [_cite(1, A)],
+                   [GroundingSentence("Held for 14 hours.", (1,), False, 0.9, (), ("14 hours",)),
+                    GroundingSentence("Held for 14 days.", (1,), True, 0.9),
+                    GroundingSentence("Unrelated.", (1,), False, 0.2)])
+    row = measure_draft(draft, {A.chunk_id: A}, ["sop-payout-holds"])
+    assert row["wrong_details"] == 1
+    assert row["checks"] == ["Held for 14 hours.: states 14 hours, which its sources do not",
+                             "Unrelated.: not supported by what it cites"]
+    assert summarise_rows([row])["wrong_detail_rate"] == pytest.approx(0.3333)
+
+
 # ---- LLM judge (LangChain fake chat model) ----------------------------------------------------
 class RecordingFake(GenericFakeChatModel):
     """A fake chat model that keeps the prompts it was given."""
@@ -224,7 +236,8 @@ def test_llm_draft_eval_scores_invalid_citations_and_faithfulness(tmp_path, embe
 
     drafter = GenericFakeChatModel(messages=iter([
         AIMessage(content="Hi,\n\nPayouts to a new bank account are held for 14 days [1]. "
-                          "You will also get a bonus [9].\n\nBest wishes")]))
+                          "You will also get a bonus [9]. The hold is lifted after 14 hours if you call us [1]."
+                          "\n\nBest wishes")]))
     judge = _fake('{"claims": ["Payouts to a new bank account are held for 14 days."]}',
                   '{"verdicts": [{"claim": "x", "verdict": 1}]}')
     result = run_draft_eval(write_beir(tmp_path / "tiny"), make_settings(tmp_path / "home"),
@@ -233,6 +246,7 @@ def test_llm_draft_eval_scores_invalid_citations_and_faithfulness(tmp_path, embe
     row = result["per_query"][0]
     assert row["mode"] == "llm" and row["insufficient_guidance"] is False
     assert row["invalid_citations"] == 1 and row["citation_validity"] == 0.5  # [9] named no passage
+    assert row["wrong_details"] == 1 and "14 hours, contact by phone" in " ".join(row["checks"])
     assert row["faithfulness"] == 1.0 and row["claims"] == 1
     assert result["metrics"]["faithfulness"] == 1.0 and result["timings"]["judge"] is True
 
