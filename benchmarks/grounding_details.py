@@ -16,7 +16,7 @@ Two sets of human-written replies with the documents they were written from:
 Every reply sentence cites every passage. **False flags**: human sentences that the detail or
 reversal checks call unsupported (each is a sentence its writers stood behind). **Caught**:
 the human sentences the check supports, with one particular changed mechanically (a time unit swapped, "not" added
-or taken away, a weekday, a link's name, "in the app" made "by phone"), unsupported under the
+or taken away, a weekday, a link's name, a step of a menu path, "in the app" made "by phone"), unsupported under the
 rule before these checks (cosine + overlap + figures) and after.
 
 Writes JSON to ``benchmarks/results/grounding_details.json``.
@@ -53,6 +53,7 @@ _UNNEGATED = {"won": "will", "don": "do", "doesn": "does", "isn": "is", "aren": 
               "ca": "can", "can": "can", "haven": "have", "hasn": "has", "shouldn": "should", "couldn": "could"}
 _WEEKDAY = re.compile(r"\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
 _DOMAIN = re.compile(r"\b([a-z0-9-]+)\.(com|org|net|io|help|example)\b")
+_MENU_STEP = re.compile(r"> ([A-Z][\w' ]*?)(?= >|[.,;)]| and |$)")
 _IN_APP = re.compile(r"\b(in the app|in-app)\b", re.IGNORECASE)
 
 
@@ -74,6 +75,9 @@ def corruptions(sentence: str) -> list[tuple[str, str]]:
                     + sentence[m.end():]))
     if m := _DOMAIN.search(sentence):
         out.append(("link", sentence[:m.start(1)] + m.group(1) + "-support" + sentence[m.end(1):]))
+    if m := _MENU_STEP.search(sentence):
+        other = "Security" if m.group(1) != "Security" else "Privacy"
+        out.append(("menu path", sentence[:m.start(1)] + other + sentence[m.end(1):]))
     if m := _IN_APP.search(sentence):
         out.append(("channel", sentence[:m.start()] + "by phone" + sentence[m.end():]))
     return out

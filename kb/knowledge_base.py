@@ -151,7 +151,10 @@ class KnowledgeBase:
         return self._active
 
     def ensure_lexical(self) -> None:
-        """Rebuild the BM25 index when it lags the catalog (e.g. after a crash mid-ingest)."""
+        """Rebuild the BM25 index when it lags the catalog (e.g. after a crash mid-ingest) or
+        was built by another tokenizer (an older version of replydesk)."""
+        from kb.lexical import TOKENIZER_VERSION
+
         generation = self.catalog.generation()
         meta = self.settings.bm25_dir / "meta.json"
         if generation and not meta.is_file():
@@ -160,7 +163,8 @@ class KnowledgeBase:
         if meta.is_file():
             import json
 
-            if json.loads(meta.read_text()).get("generation") != generation:
+            stored = json.loads(meta.read_text())
+            if stored.get("generation") != generation or stored.get("tokenizer", 1) != TOKENIZER_VERSION:
                 self.rebuild_lexical()
 
     def rebuild_lexical(self) -> None:

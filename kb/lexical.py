@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import threading
-import unicodedata
 from pathlib import Path
 from typing import Sequence
 
@@ -20,8 +18,10 @@ import numpy as np
 
 from kb.fuzzy import OneEditNeighbours
 from kb.types import Chunk, SearchFilters
+from kb.words import normalise, words
 
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+__all__ = ["STOPWORDS", "TOKENIZER_VERSION", "LexicalIndex", "normalise", "tokenize"]
+
 # A compact English stop list: BM25 gains little from function words and noisy
 # transcripts are full of them ("uh", "umm").
 STOPWORDS = frozenset("""
@@ -47,17 +47,17 @@ class _Stemmer:
             return cls._instance
 
 
-def normalise(text: str) -> str:
-    """Lower-case, strip accents, unify apostrophes."""
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return text.lower().replace("’", "'")
+#: Stored with the index: an index built by another tokenizer is rebuilt before use.
+#: 2: words of every script (was: ASCII only, other letters dropped).
+TOKENIZER_VERSION = 2
 
 
 def tokenize(text: str) -> list[str]:
-    """Stemmed content-word tokens of ``text``."""
-    words = [w.split("'")[0] for w in _WORD.findall(normalise(text))]
-    words = [w for w in words if w and w not in STOPWORDS]
-    return _Stemmer.get().stemWords(words)
+    """Stemmed content-word tokens of ``text`` (:func:`kb.words.words`: any script; Chinese,
+    Japanese and Thai as character pairs)."""
+    tokens = [w.split("'")[0] for w in words(text)]
+    tokens = [w for w in tokens if w and w not in STOPWORDS]
+    return _Stemmer.get().stemWords(tokens)
 
 
 class LexicalIndex:
@@ -92,7 +92,7 @@ class LexicalIndex:
             retriever = bm25s.BM25()
             retriever.index(corpus_tokens, show_progress=False)
             retriever.save(str(tmp / "bm25"))
-        (tmp / "meta.json").write_text(json.dumps({"generation": generation,
+        (tmp / "meta.json").write_text(json.dumps({"generation": generation, "tokenizer": TOKENIZER_VERSION,
                                                    "chunk_ids": [c.chunk_id for c in chunks],
                                                    "fields": fields}))
         old = self.folder.with_name(self.folder.name + f".old{os.getpid()}")

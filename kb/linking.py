@@ -19,16 +19,15 @@ from __future__ import annotations
 import math
 import re
 import threading
-import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
 
 from kb.fuzzy import OneEditNeighbours
+from kb.words import normalise, words
 
 _QUALIFIER = re.compile(r"\s*\([^)]*\)\s*$")
-_TOKEN = re.compile(r"[a-z0-9]+")
 # Words too generic to name anything on their own: function words and number words
 # (spoken phone numbers and dates would otherwise "mention" titles such as "One Seven").
 _NUMBERS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
@@ -38,10 +37,9 @@ _GENERIC = frozenset(("the a an and of at in on for to by with de la le is it it
 
 
 def title_tokens(text: str) -> list[str]:
-    """Normalised tokens used for linking."""
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
-    text = text.replace("&", " and ").replace("'", "").replace("’", "")
-    return _TOKEN.findall(text)
+    """Normalised tokens used for linking (:func:`kb.words.words`, apostrophes dropped:
+    "Cupid's" -> "cupids")."""
+    return words(normalise(text).replace("&", " and ").replace("'", ""))
 
 
 @dataclass(frozen=True)

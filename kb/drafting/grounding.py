@@ -33,13 +33,15 @@ templates, so the supported side is an easy case; LLM paraphrases will score low
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
 
-from kb.drafting.details import Details, clauses, contradicts, merge, source_details, unstated
+from kb.drafting.details import clauses, contradicts, merge, source_details, unstated
 from kb.drafting.models import GroundingReport, GroundingSentence
 from kb.drafting.vectors import sentence_vectors
+from kb.words import words
 from kb.drafting.text import CITATION, clean_markdown, overlap, split_sentences, strip_citations
 
 COSINE_SUPPORTED = 0.65
@@ -52,11 +54,10 @@ RESTATEMENT_OVERLAP = 0.6
 #: "not" alone moves a short clause's cosine a lot ("A reviewer will (not) look at it": 0.78),
 #: so a clause whose every content word is in the source clause restates it from a lower cosine.
 RESTATEMENT_COSINE_ALL_WORDS = 0.6
-_NON_WORD = re.compile(r"[^a-z0-9]+")
 
 
 def _squash(text: str) -> str:
-    return _NON_WORD.sub(" ", text.lower()).strip()
+    return " ".join(words(text))
 
 _BOILERPLATE = re.compile(
     r"^(?:(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))\b[^.!?]{0,60}[,!.]?"
@@ -165,7 +166,9 @@ class GroundingChecker:
         mine = clauses(strip_citations(sentence))
         units = [u for p in passages for u in split_sentences(clean_markdown(p))]
         theirs = [(c, u) for u in units for c in clauses(u)]
-        if not mine or not theirs:
+        # Both restatement rules need RESTATEMENT_OVERLAP of the words: without such a pair of
+        # opposite polarity there is nothing to embed (the usual case, and it saves the model).
+        if not any(overlap(m, c) >= RESTATEMENT_OVERLAP and contradicts(m, c) for m in mine for c, _u in theirs):
             return ""
         vectors = self.encode(mine + [c for c, _u in theirs])
         scores = vectors[len(mine):] @ vectors[:len(mine)].T
@@ -190,8 +193,7 @@ class GroundingChecker:
         """
         from_ticket = source_details(ticket)
         # The customer's numbers, dates and links need no source; where to contact us does.
-        from_ticket = Details(from_ticket.figures, from_ticket.quantities, frozenset(), from_ticket.links,
-                              from_ticket.dates)
+        from_ticket = replace(from_ticket, channels=frozenset())
         stated_by = {n: source_details(passage) for n, passage in passages.items()}
         out = []
         for sentence in content_sentences(text):

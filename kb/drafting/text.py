@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import re
 
+from kb.words import words
+
 # End of a sentence: ., ! or ? (optionally followed by citation markers) then space and
 # a capital/digit. Markers after the stop belong to the sentence before.
-_SENT_END = re.compile(r"(?<=[.!?])((?:\s*\[\d+\])*)\s+(?=[\"'(]?[A-Z0-9])")
+# Outside ASCII the next sentence may open with any letter: "Выплаты ..." after a full stop;
+# Chinese and Japanese end a sentence with "。！？" and no space; Devanagari with "।".
+_SENT_END = re.compile(r"(?<=[.!?])((?:\s*\[\d+\])*)\s+(?=[\"'(]?(?:[A-Z0-9]|[^\x00-\x7f]))"
+                       r"|(?<=[。！？।])((?:\s*\[\d+\])*)\s*(?=\S)")
 _MD_NOISE = re.compile(r"\*\*|__|(?<!\w)\*(?!\s)|(?<!\s)\*(?!\w)|`")
 _LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 CITATION = re.compile(r"\[(\d{1,3})\]")
 _MARKERS = re.compile(r"[ \t]*(?:\[\d{1,3}\])+")
 
@@ -74,7 +78,7 @@ def split_sentences(text: str) -> list[str]:
             continue
         pos = 0
         for m in _SENT_END.finditer(block):
-            piece = (block[pos:m.start()] + m.group(1)).strip()
+            piece = (block[pos:m.start()] + (m.group(1) or m.group(2) or "")).strip()
             if piece:
                 out.append(piece)
             pos = m.end()
@@ -84,9 +88,8 @@ def split_sentences(text: str) -> list[str]:
 
 
 def content_tokens(text: str) -> list[str]:
-    """Lower-cased word tokens without stopwords or citation numbers."""
-    text = CITATION.sub(" ", text.lower().replace("\u2019", "'"))
-    return [w for w in _WORD.findall(text) if w not in STOPWORDS and len(w) > 1]
+    """Lower-cased words (any script, :func:`kb.words.words`) without stopwords or citation numbers."""
+    return [w for w in words(CITATION.sub(" ", text)) if w not in STOPWORDS and len(w) > 1]
 
 
 def overlap(sentence: str, reference: str) -> float:
@@ -107,7 +110,8 @@ _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty".split()) if w != "one"} | {
     "thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "ninety": "90", "hundred": "100"}
-_NUMBER_WORD = re.compile(r"\b(?:" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+# The look-ahead skips words that cannot start a number word (the alternation is slow to try).
+_NUMBER_WORD = re.compile(r"\b(?=[zotfsenh])(?:" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
 
 
 def figures(text: str) -> set[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kb.drafting.citations import normalise_citations, validate_citations
 from kb.drafting.grounding import content_sentences, is_boilerplate
 from kb.drafting.prompt import PROMPT_VERSION, build_messages, escape_data
@@ -28,6 +30,18 @@ def test_grouped_markers_are_split() -> None:
 
 def test_sentence_split_keeps_trailing_markers() -> None:
     assert split_sentences("Safe. [1] Then held [2]. Done?") == ["Safe. [1]", "Then held [2].", "Done?"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Выплаты удерживаются 14 дней. Возврат возможен [1]. Спасибо.",
+     ["Выплаты удерживаются 14 дней.", "Возврат возможен [1].", "Спасибо."]),
+    ("未使用のコインは返金できます。購入後14日以内です[1]。ありがとう！",
+     ["未使用のコインは返金できます。", "購入後14日以内です[1]。", "ありがとう！"]),
+    ("सिक्के वापस किए जा सकते हैं। धन्यवाद।", ["सिक्के वापस किए जा सकते हैं।", "धन्यवाद।"]),
+    ("Held, e.g. for review. Paid after.", ["Held, e.g. for review.", "Paid after."]),
+])
+def test_sentences_of_other_scripts_are_split(text, expected):
+    assert split_sentences(text) == expected
 
 
 def test_boilerplate_is_not_graded() -> None:

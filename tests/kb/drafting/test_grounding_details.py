@@ -9,7 +9,8 @@ from kb.drafting.grounding import GroundingChecker
 
 POLICY = ("Payouts to a new payout method are held for 14 days. Bank transfers usually arrive within 3 to 5 "
           "business days. To dispute a hold, use the in-app form at help.loopr.example/payouts/holds. "
-          "Payouts are sent every Tuesday. Refunds are not available for coins you have already spent.")
+          "Payouts are sent every Tuesday. Refunds are not available for coins you have already spent. "
+          "Follow the release date in *Creator Studio > Payments > Payout status*.")
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -39,9 +40,26 @@ def test_quantities_are_read_with_their_units(text, expected):
     ("Dispute it at loopr.example/disputes [1].", (), ("loopr.example/disputes",)),
     ("Payouts are sent every Friday [1].", (), ("Friday",)),
     ("Payouts are sent every Tuesday [1].", (), ()),
+    ("Open Creator Studio > Payments > Payout status and check the date [1].", (), ()),
+    ("Open Payments > Payout status [1].", (), ()),                              # the path's later steps
+    ("Open Creator Studio > Payments [1].", (), ()),                             # its first steps
+    ("Open Settings > Payments > Payout status [1].", (), ("Open Settings > Payments > Payout status",)),
+    ("Open Creator Studio > Earnings > Payout status [1].", (), ("Open Creator Studio > Earnings > Payout status",)),
 ])
 def test_unstated_particulars_are_named(sentence, figures, details):
     assert unstated(sentence, source_details(POLICY)) == (figures, details)
+
+
+@pytest.mark.parametrize(("text", "paths"), [
+    ("turn it on under Settings > Security.", [("Settings", "Security")]),
+    ("Go to **Settings > Balance > Purchase history**, select it", [("Settings", "Balance", "Purchase history")]),
+    ("open Settings > Account status and tap Appeal", [("Settings", "Account status")]),
+    ("if the score is > 5 we review it", []),
+])
+def test_menu_paths_are_read_step_by_step(text, paths):
+    from kb.drafting.details import menu_paths
+
+    assert list(menu_paths(text)) == paths
 
 
 def test_the_ticket_grounds_its_own_numbers_and_dates_but_not_a_contact_channel(keyword_embedder):
