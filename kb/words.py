@@ -20,6 +20,7 @@ _UNSPACED = "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u
 _MARKS = "\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0900-\u0dff"
 _LETTER = rf"(?:[^\W_{_UNSPACED}]|[{_MARKS}])"
 _WORD = re.compile(rf"[{_UNSPACED}]+|{_LETTER}+(?:'(?:[^\W\d_{_UNSPACED}]|[{_MARKS}])+)?")
+_ASCII_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _UNSPACED_RUN = re.compile(rf"[{_UNSPACED}]")
 
@@ -57,6 +58,13 @@ def words(text: str) -> list[str]:
 
     ASCII text gives exactly what ``[a-z0-9]+(?:'[a-z]+)?`` on its lower-cased form gives.
     """
+    if text.isascii():  # the common case, twice as fast with the plain pattern
+        return _ASCII_WORD.findall(text.lower())
+    return _any_script_words(text)
+
+
+def _any_script_words(text: str) -> list[str]:
+    """:func:`words` without its ASCII shortcut (for ASCII text both give the same)."""
     out = []
     for word in _WORD.findall(normalise(text)):
         if _UNSPACED_RUN.match(word):
