@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from kb.drafting.text import CITATION, figures
+from kb.words import words
 
 _NUMBER_WORDS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
@@ -96,6 +97,10 @@ _MONTHS = "january february march april june july august september october novem
 # A step: a capitalised word and what follows it up to the next ">" or the end of the clause.
 _STEP = r"[A-Z0-9][^>\n.;:()\[\]]{0,60}?"
 _MENU_PATH = re.compile(rf"{_STEP}(?:\s*>\s*{_STEP})+(?=\s*(?:[.;:()\[\]\n]|,|\s(?:and|or|then|to)\s|$))")
+_NAME = re.compile(r"\b[A-Z][\w'’&-]*(?:\s+(?:of\s+|&\s+)?[A-Z][\w'’&-]*)*")
+_PLACEHOLDER = re.compile(r"<[A-Z_]+\d*>|\{[^}]*\}|\[fill in:[^\]]*\]")
+_NAVIGATION_VERBS = frozenset("open go tap click select choose visit navigate head press use find see check "
+                              "under in from via".split())
 _MD_MARKS = re.compile(r"[*_`]")
 _DATE_NAMES = (*_WEEKDAYS, *_MONTHS, "may")
 _DATE_WORD = re.compile(r"\b(?=[mtwfsjando])(" + "|".join(_WEEKDAYS + _MONTHS) + r")s?\b|\bMay\b(?=\s+\d)|(?<=\d\s)May\b",
@@ -137,6 +142,9 @@ class Details:
     dates: frozenset[str]
     #: Menu paths, one tuple of steps each ("Settings", "Privacy", "Download your data").
     paths: tuple[tuple[str, ...], ...] = ()
+    #: Names: in a draft sentence, its capitalised phrases ("Creator Fund"); in a source, every
+    #: word it has (lower-cased), against which those phrases are checked.
+    names: frozenset[str] | tuple[str, ...] = ()
 
 
 def quantities(text: str) -> tuple[Quantity, ...]:
@@ -219,6 +227,35 @@ def dates(text: str) -> frozenset[str]:
 
 
 @lru_cache(maxsize=4096)
+def names(sentence: str) -> tuple[str, ...]:
+    """Capitalised phrases inside a sentence ("Creator Fund", "PayPal"): not its first word,
+    nor a word after a colon, bracket or quote, nor "I", a day, a month or a menu path's step."""
+    plain = _PLACEHOLDER.sub(" ", CITATION.sub(" ", sentence))
+    path_spans = [(m.start() + _first_step_offset(m.group(0)), m.end())
+                  for m in _MENU_PATH.finditer(_MD_MARKS.sub(" ", plain))] if ">" in plain else []
+    out = []
+    for m in _NAME.finditer(plain):
+        if any(a < m.end() and m.start() < b for a, b in path_spans):
+            continue
+        phrase = m.group(0).split()
+        before = plain[:m.start()].rstrip()
+        if not before or before[-1] in ".!?:;(\"“‘'>*-–—":
+            phrase = phrase[1:]  # a capital that opens a sentence or a quote says nothing
+        kept = [w for w in phrase if w.lower().rstrip("s") not in _DATE_NAMES
+                and w not in ("I", "I'm", "I've", "I'd", "I'll")]
+        if kept:
+            out.append(" ".join(kept))
+    return tuple(dict.fromkeys(out))
+
+
+def _unstated_name(name: str, source_words: frozenset[str], common_words: frozenset[str]) -> bool:
+    parts = words(name)
+    missing = [w for w in parts if w not in source_words]
+    if not missing:
+        return False
+    return len(name.split()) > 1 or any(w not in common_words for w in missing)
+
+
 def menu_paths(text: str) -> tuple[tuple[str, ...], ...]:
     """Menu paths ("Settings > Privacy > Download your data"), as tuples of steps.
 
@@ -230,16 +267,24 @@ def menu_paths(text: str) -> tuple[tuple[str, ...], ...]:
         return ()
     out = []
     for m in _MENU_PATH.finditer(_MD_MARKS.sub("", CITATION.sub(" ", text))):
-        steps = [" ".join(step.split()).strip(" .,:;!?'\"") for step in m.group(0).split(">")]
-        # The first step is the capitalised words just before the ">": "Go to Settings" -> "Settings".
-        words = steps[0].split()
-        start = len(words)
-        while start > 0 and (words[start - 1][:1].isupper() or words[start - 1][:1].isdigit()):
-            start -= 1
-        steps[0] = " ".join(words[start:]) or steps[0]
+        path = m.group(0)[_first_step_offset(m.group(0)):]
+        steps = [" ".join(step.split()).strip(" .,:;!?'\"") for step in path.split(">")]
         if all(steps):
             out.append(tuple(steps))
     return tuple(out)
+
+
+def _first_step_offset(match: str) -> int:
+    """Where a path's first step starts in its match: at the capitalised words just before the
+    first ">" ("Go to Settings" -> "Settings"), after a navigation verb ("Open Settings")."""
+    head = match.split(">", 1)[0]
+    spans = [(w.start(), w.group(0)) for w in re.finditer(r"\S+", head)]
+    start = len(spans)
+    while start > 0 and (spans[start - 1][1][:1].isupper() or spans[start - 1][1][:1].isdigit()):
+        start -= 1
+    if len(spans) - start > 1 and spans[start][1].lower() in _NAVIGATION_VERBS:
+        start += 1
+    return spans[start][0] if start < len(spans) else 0
 
 
 def _within(path: tuple[str, ...], theirs: tuple[str, ...]) -> bool:
@@ -266,13 +311,13 @@ def source_details(text: str) -> Details:
     Cached: the same passages are cited draft after draft.
     """
     return Details(frozenset(figures(text)), quantities(text), channels_mentioned(text), links(text), dates(text),
-                   menu_paths(text))
+                   menu_paths(text), frozenset(words(text)))
 
 
 def stated_details(sentence: str) -> Details:
     """What a draft sentence states: the channels it sends the reader to, not every mention."""
     return Details(frozenset(figures(sentence)), quantities(sentence), channels_sent_to(sentence), links(sentence),
-                   dates(sentence), menu_paths(sentence))
+                   dates(sentence), menu_paths(sentence), names(sentence))
 
 
 def merge(details: "list[Details] | tuple[Details, ...]") -> Details:
@@ -282,11 +327,17 @@ def merge(details: "list[Details] | tuple[Details, ...]") -> Details:
                    frozenset().union(*(d.channels for d in details)),
                    frozenset().union(*(d.links for d in details)),
                    frozenset().union(*(d.dates for d in details)),
-                   tuple(p for d in details for p in d.paths))
+                   tuple(p for d in details for p in d.paths),
+                   frozenset().union(*(d.names for d in details)))
 
 
-def unstated(sentence: str, known: Details) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def unstated(sentence: str, known: Details, common_words: frozenset[str] = frozenset()
+             ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """``(figures, other details)`` that ``sentence`` states and ``known`` does not.
+
+    ``common_words`` (the embedding model's vocabulary of whole words) lets a single capitalised
+    word that is an ordinary word pass ("our Support team"); a phrase of two or more ("Creator
+    Fund") or a word outside it ("PayPal") is a name the sources must hold.
 
     A figure is stated when ``known`` has it, or when it belongs to a quantity ``known``
     states in other units ("2 weeks" against "14 days"). A quantity whose figure ``known``
@@ -307,6 +358,7 @@ def unstated(sentence: str, known: Details) -> tuple[tuple[str, ...], tuple[str,
     terms += [f"contact by {c}" for c in sorted(mine.channels - known.channels)]
     terms += sorted(link for link in mine.links if not any(k == link or k.startswith(link) for k in known.links))
     terms += [d.capitalize() for d in sorted(mine.dates - known.dates)]
+    terms += [name for name in mine.names if _unstated_name(name, known.names, common_words)]
     terms += [" > ".join(path) for path in mine.paths if not any(_within(path, theirs) for theirs in known.paths)]
     return missing_figures, tuple(terms)
 

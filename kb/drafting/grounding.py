@@ -117,12 +117,21 @@ class GroundingChecker:
         self.min_cosine = min_cosine
         self.min_cosine_with_overlap = min_cosine_with_overlap
         self._vectors = sentence_vectors(embedder)
+        self._common_words: frozenset[str] | None = None
 
     @classmethod
     def from_settings(cls, embedder, settings) -> "GroundingChecker":
         """A checker with the thresholds of ``settings`` (a :class:`kb.config.Settings`)."""
         return cls(embedder, min_cosine=settings.grounding_min_cosine,
                    min_cosine_with_overlap=settings.grounding_min_cosine_with_overlap)
+
+    def common_words(self) -> frozenset[str]:
+        """The embedder's dictionary of whole words (empty for an embedder without one): a
+        single capitalised word in it is not read as a name ("our Support team")."""
+        if self._common_words is None:
+            known = getattr(self.embedder, "known_words", None)
+            self._common_words = known() if callable(known) else frozenset()
+        return self._common_words
 
     def supports(self, cos: float, lexical: float) -> bool:
         """:func:`supports` at this checker's thresholds."""
@@ -203,7 +212,7 @@ class GroundingChecker:
                 continue
             cos, lexical, closest = self.closest(sentence, [passages[n] for n in cited])
             known = merge([from_ticket, *(stated_by[n] for n in cited)])
-            figures_missing, details_missing = unstated(sentence, known)
+            figures_missing, details_missing = unstated(sentence, known, self.common_words())
             reversed_source = self.reversed_source(sentence, [passages[n] for n in cited]) if closest else ""
             supported = (self.supports(cos, lexical) and not figures_missing and not details_missing
                          and not reversed_source)
