@@ -152,7 +152,7 @@ def _highlight(text: str, flagged: list[tuple[str, str]]) -> str:
     out, pos = [], 0
     for a, b, why in sorted(spans):
         out.append(html.escape(text[pos:a]))
-        out.append(f'<span class="rd-unsupported" title="{html.escape(why.capitalize() or "Not supported")}">'
+        out.append(f'<span class="rd-unsupported" title="{html.escape(why[:1].upper() + why[1:] or "Not supported")}">'
                    f'{html.escape(text[a:b])}</span>')
         pos = b
     out.append(html.escape(text[pos:]))
