@@ -97,7 +97,7 @@ _MONTHS = "january february march april june july august september october novem
 # A step: a capitalised word and what follows it up to the next ">" or the end of the clause.
 _STEP = r"[A-Z0-9][^>\n.;:()\[\]]{0,60}?"
 _MENU_PATH = re.compile(rf"{_STEP}(?:\s*>\s*{_STEP})+(?=\s*(?:[.;:()\[\]\n]|,|\s(?:and|or|then|to)\s|$))")
-_NAME = re.compile(r"\b[A-Z][\w'’&-]*(?:\s+(?:of\s+|&\s+)?[A-Z][\w'’&-]*)*")
+_NAME = re.compile(r"\b[A-Z][\w'’&-]*(?:\s+(?:of\s+|&\s+|and\s+)?[A-Z][\w'’&-]*)*")
 _PLACEHOLDER = re.compile(r"<[A-Z_]+\d*>|\{[^}]*\}|\[fill in:[^\]]*\]")
 _NAVIGATION_VERBS = frozenset("open go tap click select choose visit navigate head press use find see check "
                               "under in from via".split())

@@ -191,7 +191,8 @@ class GroundingChecker:
                 return unit
         return ""
 
-    def report(self, text: str, passages: dict[int, str], *, ticket: str = "") -> GroundingReport:
+    def report(self, text: str, passages: dict[int, str], *, ticket: str = "",
+               guidance: Sequence[str] = ()) -> GroundingReport:
         """Grounding of every content sentence of ``text``.
 
         Args:
@@ -199,11 +200,14 @@ class GroundingChecker:
             passages: citation number -> passage text, for the numbers that may be cited.
             ticket: the ticket and its conversation: numbers from it (an order number, a date)
                 need no source.
+            guidance: every passage (with its title) the drafter was given, cited or not: a
+                name from any of them ("Loopr", the platform's own) is not an invented one.
         """
         from_ticket = source_details(ticket)
         # The customer's numbers, dates and links need no source; where to contact us does.
         from_ticket = replace(from_ticket, channels=frozenset())
         stated_by = {n: source_details(passage) for n, passage in passages.items()}
+        guidance_words = frozenset().union(*(source_details(g).names for g in guidance))
         out = []
         for sentence in content_sentences(text):
             cited = tuple(dict.fromkeys(int(n) for n in CITATION.findall(sentence) if int(n) in passages))
@@ -212,6 +216,8 @@ class GroundingChecker:
                 continue
             cos, lexical, closest = self.closest(sentence, [passages[n] for n in cited])
             known = merge([from_ticket, *(stated_by[n] for n in cited)])
+            if guidance_words:
+                known = replace(known, names=known.names | guidance_words)
             figures_missing, details_missing = unstated(sentence, known, self.common_words())
             reversed_source = self.reversed_source(sentence, [passages[n] for n in cited]) if closest else ""
             supported = (self.supports(cos, lexical) and not figures_missing and not details_missing

@@ -90,8 +90,9 @@ def finalise(draft: Draft, passages: dict[int, Hit], embedder, settings: Setting
     citations = tuple(c for c in draft.citations if c.n in used)
     validated = time.perf_counter()
     ticket_text = f"{ticket.context or ''}\n{ticket.text}" if ticket is not None else ""
-    grounding = _checker_for(embedder, settings).report(check.text, {n: passages[n].text for n in used},
-                                                        ticket=ticket_text)
+    grounding = _checker_for(embedder, settings).report(
+        check.text, {n: passages[n].text for n in used}, ticket=ticket_text,
+        guidance=[f"{hit.title}\n{hit.text}" for hit in passages.values()])
     timings = dict(draft.timings, validate=validated - start, grounding=time.perf_counter() - validated)
     return replace(draft, text=check.text, citations=citations, grounding=grounding,
                    invalid_citations_removed=tuple(sorted(set(draft.invalid_citations_removed) | set(check.removed))),

@@ -77,6 +77,14 @@ def test_names_the_sources_do_not_hold_are_unstated(sentence, details):
     assert unstated(sentence, known, common)[1] == details
 
 
+def test_a_name_from_any_passage_given_to_the_drafter_is_not_invented(keyword_embedder):
+    checker = GroundingChecker(keyword_embedder)
+    text = "The Loopr Trust and Safety team holds new payout methods for 14 days [1]."
+    assert checker.report(text, {1: POLICY}).sentences[0].unstated_details == ("Loopr Trust and Safety",)
+    other = "Loopr Trust and Safety reviews account takeovers."
+    assert checker.report(text, {1: POLICY}, guidance=[POLICY, other]).sentences[0].unstated_details == ()
+
+
 def test_the_ticket_grounds_its_own_numbers_and_dates_but_not_a_contact_channel(keyword_embedder):
     checker = GroundingChecker(keyword_embedder)
     text = ("Payouts to a new payout method are held for 14 days, so the payout you asked about on Friday is "
