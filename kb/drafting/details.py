@@ -10,11 +10,13 @@ a support reply must not invent:
   alone or as the same quantity ("two weeks" where the policy says "14 days");
 * **contact channels** the reply sends the customer to ("by phone", "email us");
 * **links**: web addresses and e-mail addresses;
-* **days and months** ("on Friday", "in March").
+* **days and months** ("on Friday", "in March");
+* **menu paths** ("Settings > Privacy > Download your data"), step by step;
+* **names**: capitalised phrases ("Creator Fund", "PayPal") the sources do not hold.
 
-A detail counts as stated when the cited passages or the ticket hold it. Negation is
-checked separately by :func:`contradicts`, against the one source sentence the draft
-sentence restates.
+A detail counts as stated when the cited passages or the ticket hold it (a name: any passage
+the drafter was given). Negation is checked separately by :func:`contradicts`, on the source
+clause a draft clause restates (:meth:`kb.drafting.grounding.GroundingChecker.reversed_source`).
 """
 
 from __future__ import annotations
