@@ -157,3 +157,39 @@ def test_an_llm_draft_with_a_wrong_detail_is_flagged_end_to_end(demo_kb):
     assert (held.supported, held.unstated_details) == (False, ("14 hours",))
     assert (call.supported, call.unstated_details) == (False, ("contact by phone",))
     assert draft.grounding.why_unsupported() == " (details the sources do not state: 14 hours, contact by phone)"
+
+
+@pytest.mark.slow
+def test_paraphrases_of_demo_guidance_state_no_unstated_detail(demo_kb):
+    """Replies as an LLM words them (other words, ranges, paths in prose, the platform's name)
+    against what the demo knowledge base retrieves: no detail or reversal is flagged."""
+    from kb.retrieval import Retriever
+    from kb.types import Ticket
+
+    checker = GroundingChecker(demo_kb.embedder)
+    cases = {
+        "I added a new bank account and my payout is on hold. How long will it be held?": [
+            "When you add or change a payout method, Loopr holds payouts to it for 14 days as a security measure.",
+            "Once the hold ends, your balance will be included in the next Tuesday payout.",
+            "Bank transfers typically take 3-5 business days to arrive.",
+            "You can track the release date in Creator Studio under Payments > Payout status."],
+        "I want to delete my account. What happens to my data?": [
+            "You can delete your account by going to Settings > Account > Deactivate or delete.",
+            "If you don't log back in during that period, your account and all of its content will be permanently "
+            "deleted.",
+            "Backup copies are removed within 90 days."],
+        "Can I get a refund for coins I bought 3 days ago? I haven't used them.": [
+            "Good news: unused coins can be refunded within 14 days of purchase, so your purchase is still eligible.",
+            "To request a refund, open Settings > Balance > Purchase history, select the purchase and tap Request "
+            "a refund.",
+            "Approved refunds are returned to your original payment method within 5 to 10 business days."],
+    }
+    for ticket, sentences in cases.items():
+        hits = Retriever(demo_kb).search(Ticket(text=ticket), k=5, dedupe_documents=True)
+        passages = {n: hit.text for n, hit in enumerate(hits, start=1)}
+        marks = "".join(f"[{n}]" for n in passages)
+        text = " ".join(f"{s[:-1]} {marks}." for s in sentences)
+        report = checker.report(text, passages, ticket=ticket, guidance=[f"{h.title}\n{h.text}" for h in hits])
+        assert len(report.sentences) == len(sentences)
+        for sentence in report.sentences:
+            assert not (sentence.unstated_figures or sentence.unstated_details or sentence.reverses), sentence
