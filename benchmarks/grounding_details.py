@@ -16,7 +16,7 @@ Two sets of human-written replies with the documents they were written from:
 Every reply sentence cites every passage. **False flags**: human sentences that the detail or
 reversal checks call unsupported (each is a sentence its writers stood behind). **Caught**:
 the human sentences the check supports, with one particular changed mechanically (a time unit swapped, "not" added
-or taken away, a weekday, a link's name, a step of a menu path, the second word of a two-word name, "in the app" made "by phone"), unsupported under the
+or taken away, a weekday, a link's name, a step of a menu path, the second word of a two-word name, the label after "tap", "in the app" made "by phone"), unsupported under the
 rule before these checks (cosine + overlap + figures) and after.
 
 Writes JSON to ``benchmarks/results/grounding_details.json``.
@@ -56,6 +56,7 @@ _DOMAIN = re.compile(r"\b([a-z0-9-]+)\.(com|org|net|io|help|example)\b")
 _MENU_STEP = re.compile(r"> ([A-Z][\w' ]*?)(?= >|[.,;)]| and |$)")
 # A two-word capitalised name inside a sentence; its second word gets replaced.
 _NAME_PHRASE = re.compile(r"(?<=[a-z,] )([A-Z][a-z]+) ([A-Z][a-z]+)\b(?! >)")
+_TAP_LABEL = re.compile(r"\b(?:tap|select|click) ([A-Z][\w?]*)")
 _IN_APP = re.compile(r"\b(in the app|in-app)\b", re.IGNORECASE)
 
 
@@ -82,6 +83,9 @@ def corruptions(sentence: str) -> list[tuple[str, str]]:
         out.append(("menu path", sentence[:m.start(1)] + other + sentence[m.end(1):]))
     if m := _NAME_PHRASE.search(sentence):
         out.append(("name", sentence[:m.start(2)] + ("Portal" if m.group(2) != "Portal" else "Hub") + sentence[m.end(2):]))
+    if m := _TAP_LABEL.search(sentence):
+        out.append(("label", sentence[:m.start(1)] + ("Dispute" if m.group(1) != "Dispute" else "Confirm")
+                    + sentence[m.end(1):]))
     if m := _IN_APP.search(sentence):
         out.append(("channel", sentence[:m.start()] + "by phone" + sentence[m.end():]))
     return out

@@ -12,7 +12,8 @@ a support reply must not invent:
 * **links**: web addresses and e-mail addresses;
 * **days and months** ("on Friday", "in March");
 * **menu paths** ("Settings > Privacy > Download your data"), step by step;
-* **names**: capitalised phrases ("Creator Fund", "PayPal") the sources do not hold.
+* **names**: capitalised phrases ("Creator Fund", "PayPal") the sources do not hold, and
+  labels to tap or select ("tap Dispute" where the source says "tap Appeal").
 
 A detail counts as stated when the cited passages or the ticket hold it (a name: any passage
 the drafter was given). Negation is checked separately by :func:`contradicts`, on the source
@@ -101,6 +102,10 @@ _STEP = r"[A-Z0-9][^>\n.;:()\[\]]{0,60}?"
 _MENU_PATH = re.compile(rf"{_STEP}(?:\s*>\s*{_STEP})+(?=\s*(?:[.;:()\[\]\n]|,|\s(?:and|or|then|to)\s|$))")
 _NAME = re.compile(r"\b[A-Z][\w'’&-]*(?:\s+(?:of\s+|&\s+|and\s+)?[A-Z][\w'’&-]*)*")
 _PLACEHOLDER = re.compile(r"<[A-Z_]+\d*>|\{[^}]*\}|\[fill in:[^\]]*\]")
+_LABEL = re.compile(r"\b(?i:tap|click|select|press|choose|hit)\s+(?:on\s+)?(?:the\s+)?[\"'“*]*"
+                    r"([A-Z][\w'’?-]*(?:\s+[a-z][\w'’?-]*){0,3})")
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
+_LABEL_STOPS = frozenset("and or then to in on at from under if so for with again button link option".split())
 _NAVIGATION_VERBS = frozenset("open go tap click select choose visit navigate head press use find see check "
                               "under in from via".split())
 _MD_MARKS = re.compile(r"[*_`]")
@@ -147,6 +152,8 @@ class Details:
     #: Names: in a draft sentence, its capitalised phrases ("Creator Fund"); in a source, every
     #: word it has (lower-cased), against which those phrases are checked.
     names: frozenset[str] | tuple[str, ...] = ()
+    #: Capitalised words as written (a source's; a label to tap must be one of them).
+    capitalised: frozenset[str] = frozenset()
 
 
 def quantities(text: str) -> tuple[Quantity, ...]:
@@ -250,6 +257,22 @@ def names(sentence: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+def ui_labels(sentence: str) -> tuple[str, ...]:
+    """Button and menu labels a sentence tells the reader to use ("tap Request a refund",
+    "select Appeal"): a capitalised word after tap / click / select / press / choose, with
+    the lower-case words that follow it up to a conjunction or preposition (the first word is
+    the one :func:`unstated` checks)."""
+    out = []
+    for m in _LABEL.finditer(CITATION.sub(" ", sentence)):
+        label = []
+        for word in m.group(1).split():
+            if label and (word.lower() in _LABEL_STOPS or not word[:1].isalnum()):
+                break
+            label.append(word.rstrip(".,;:!?\"'”*"))
+        out.append(" ".join(label))
+    return tuple(dict.fromkeys(out))
+
+
 def _unstated_name(name: str, source_words: frozenset[str], common_words: frozenset[str]) -> bool:
     parts = words(name)
     missing = [w for w in parts if w not in source_words]
@@ -313,7 +336,7 @@ def source_details(text: str) -> Details:
     Cached: the same passages are cited draft after draft.
     """
     return Details(frozenset(figures(text)), quantities(text), channels_mentioned(text), links(text), dates(text),
-                   menu_paths(text), frozenset(words(text)))
+                   menu_paths(text), frozenset(words(text)), frozenset(_CAPITALISED.findall(text)))
 
 
 def stated_details(sentence: str) -> Details:
@@ -330,7 +353,8 @@ def merge(details: "list[Details] | tuple[Details, ...]") -> Details:
                    frozenset().union(*(d.links for d in details)),
                    frozenset().union(*(d.dates for d in details)),
                    tuple(p for d in details for p in d.paths),
-                   frozenset().union(*(d.names for d in details)))
+                   frozenset().union(*(d.names for d in details)),
+                   frozenset().union(*(d.capitalised for d in details)))
 
 
 def unstated(sentence: str, known: Details, common_words: frozenset[str] = frozenset()
@@ -361,8 +385,12 @@ def unstated(sentence: str, known: Details, common_words: frozenset[str] = froze
     terms += sorted(link for link in mine.links if not any(k == link or k.startswith(link) for k in known.links))
     terms += [d.capitalize() for d in sorted(mine.dates - known.dates)]
     terms += [name for name in mine.names if _unstated_name(name, known.names, common_words)]
+    # A label to tap must be the source's, however common its word ("tap Dispute" for "tap Appeal").
+    # Its first word decides ("tap Request a refund now" says more than the label, not another),
+    # and it must be capitalised in the sources too: "dispute" in a policy is no "Dispute" button.
+    terms += [label for label in ui_labels(sentence) if label.split()[0] not in known.capitalised]
     terms += [" > ".join(path) for path in mine.paths if not any(_within(path, theirs) for theirs in known.paths)]
-    return missing_figures, tuple(terms)
+    return missing_figures, tuple(dict.fromkeys(terms))
 
 
 def negated(text: str) -> bool:

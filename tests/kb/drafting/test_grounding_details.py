@@ -85,6 +85,17 @@ def test_a_name_from_any_passage_given_to_the_drafter_is_not_invented(keyword_em
     assert checker.report(text, {1: POLICY}, guidance=[POLICY, other]).sentences[0].unstated_details == ()
 
 
+@pytest.mark.parametrize(("sentence", "details"), [
+    ("Open the notification and tap Appeal [1].", ()),
+    ("Tap Request a refund now [1].", ()),                          # says more than the label, not another
+    ("Open the notification and tap Dispute [1].", ("Dispute",)),   # "dispute" is in the source, not as a button
+    ("Select Undo to restore the video [1].", ("Undo",)),
+])
+def test_labels_to_tap_must_be_the_sources(sentence, details):
+    source = "Open the notification, tap Appeal and tell us why; we look at any dispute. Tap Request a refund."
+    assert unstated(sentence, source_details(source), frozenset({"dispute", "undo"}))[1] == details
+
+
 def test_the_ticket_grounds_its_own_numbers_and_dates_but_not_a_contact_channel(keyword_embedder):
     checker = GroundingChecker(keyword_embedder)
     text = ("Payouts to a new payout method are held for 14 days, so the payout you asked about on Friday is "
