@@ -18,9 +18,7 @@ import numpy as np
 
 from kb.fuzzy import OneEditNeighbours
 from kb.types import Chunk, SearchFilters
-from kb.words import normalise, words
-
-__all__ = ["STOPWORDS", "TOKENIZER_VERSION", "LexicalIndex", "normalise", "tokenize"]
+from kb.words import words
 
 # A compact English stop list: BM25 gains little from function words and noisy
 # transcripts are full of them ("uh", "umm").

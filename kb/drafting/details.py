@@ -26,13 +26,11 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from kb.drafting.text import CITATION, figures
+from kb.drafting.text import CITATION, NUMBER_WORD_VALUES, figures
 from kb.words import words
 
-_NUMBER_WORDS = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())} | {
-    "thirty": 30, "forty": 40, "forty-five": 45, "fifty": 50, "sixty": 60, "ninety": 90, "hundred": 100}
+# "one" counts here: next to a unit it is a number ("one business day").
+_NUMBER_WORDS = {**NUMBER_WORD_VALUES, "forty-five": 45}
 _NUM = r"(?:\d+(?:[.,]\d+)*|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
 #: Unit word -> (class, factor to the class's base unit). Minutes for clock time; business
 #: days are their own class ("5 business days" is not "5 days"); months for calendar time.

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -58,6 +59,24 @@ RESTATEMENT_COSINE_ALL_WORDS = 0.6
 
 def _squash(text: str) -> str:
     return " ".join(words(text))
+
+
+# A draft's passages are read sentence by sentence for every draft sentence, and the same
+# passages come back draft after draft: split them once.
+@lru_cache(maxsize=4096)
+def _squashed_passage(passage: str) -> str:
+    return _squash(clean_markdown(passage))
+
+
+@lru_cache(maxsize=4096)
+def _passage_sentences(passage: str) -> tuple[str, ...]:
+    return tuple(split_sentences(clean_markdown(passage)))
+
+
+@lru_cache(maxsize=4096)
+def _passage_clauses(passage: str) -> tuple[tuple[str, str], ...]:
+    """``(clause, its sentence)`` for every clause of ``passage``."""
+    return tuple((c, u) for u in _passage_sentences(passage) for c in clauses(u))
 
 _BOILERPLATE = re.compile(
     r"^(?:(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))\b[^.!?]{0,60}[,!.]?"
@@ -154,9 +173,9 @@ class GroundingChecker:
             return 0.0, 0.0, ""
         lexical = overlap(plain, " ".join(passages))
         quoted = _squash(plain)
-        if len(quoted.split()) >= 3 and any(quoted in _squash(clean_markdown(p)) for p in passages):
+        if len(quoted.split()) >= 3 and any(quoted in _squashed_passage(p) for p in passages):
             return 1.0, lexical, ""
-        units = [u for p in passages for u in split_sentences(clean_markdown(p)) if len(u.split()) >= 3]
+        units = [u for p in passages for u in _passage_sentences(p) if len(u.split()) >= 3]
         if not units:
             return 0.0, lexical, ""
         vectors = self.encode([plain] + units)
@@ -173,8 +192,7 @@ class GroundingChecker:
         words with it. Only then can a lone "not" be read as a reversal and not a paraphrase.
         """
         mine = clauses(strip_citations(sentence))
-        units = [u for p in passages for u in split_sentences(clean_markdown(p))]
-        theirs = [(c, u) for u in units for c in clauses(u)]
+        theirs = [pair for p in passages for pair in _passage_clauses(p)]
         # Both restatement rules need RESTATEMENT_OVERLAP of the words: without such a pair of
         # opposite polarity there is nothing to embed (the usual case, and it saves the model).
         if not any(overlap(m, c) >= RESTATEMENT_OVERLAP and contradicts(m, c) for m in mine for c, _u in theirs):
@@ -207,7 +225,7 @@ class GroundingChecker:
         # The customer's numbers, dates and links need no source; where to contact us does.
         from_ticket = replace(from_ticket, channels=frozenset())
         stated_by = {n: source_details(passage) for n, passage in passages.items()}
-        guidance_words = frozenset().union(*(source_details(g).names for g in guidance))
+        guidance_words = frozenset(w for g in guidance for w in words(g))
         out = []
         for sentence in content_sentences(text):
             cited = tuple(dict.fromkeys(int(n) for n in CITATION.findall(sentence) if int(n) in passages))

@@ -106,10 +106,12 @@ def overlap(sentence: str, reference: str) -> float:
 
 _FIGURE = re.compile(r"\d+(?:[.,:]\d+)*")
 # "one" is left out: it is a pronoun as often as a number ("one of our team").
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+#: Number words and their values (also read by :mod:`kb.drafting.details`).
+NUMBER_WORD_VALUES = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split()) if w != "one"} | {
-    "thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "ninety": "90", "hundred": "100"}
+    "seventeen eighteen nineteen twenty".split())} | {
+    "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "ninety": 90, "hundred": 100}
+_NUMBER_WORDS = {w: str(i) for w, i in NUMBER_WORD_VALUES.items() if w != "one"}
 # The look-ahead skips words that cannot start a number word (the alternation is slow to try).
 _NUMBER_WORD = re.compile(r"\b(?=[zotfsenh])(?:" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
 
