@@ -47,7 +47,8 @@ class _Stemmer:
 
 #: Stored with the index: an index built by another tokenizer is rebuilt before use.
 #: 2: words of every script (was: ASCII only, other letters dropped).
-TOKENIZER_VERSION = 2
+#: 3: a title that is only the document's id is no longer indexed with its chunks.
+TOKENIZER_VERSION = 3
 
 
 def tokenize(text: str) -> list[str]:

@@ -7,6 +7,7 @@ source before it is cited.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -74,6 +75,11 @@ class Section:
     extra: tuple[tuple[str, str], ...] = ()
 
 
+def _has_word(text: str) -> bool:
+    """Whether ``text`` holds a word: three or more letters between non-letters."""
+    return any(token.isalpha() and len(token) >= 3 for token in re.findall(r"[^\W_]+", text))
+
+
 @dataclass(frozen=True)
 class Chunk:
     """One retrievable passage of one document version."""
@@ -93,11 +99,18 @@ class Chunk:
     tags: tuple[str, ...] = ()
 
     def embedding_text(self) -> str:
-        """Text given to the embedder and to BM25: title and section give context."""
-        head = self.title
+        """Text given to the embedder and to BM25: title and section give context.
+
+        A title that is only the document's id and holds no word ("10234", "ug7v899j",
+        "KB-0042": what a corpus without titles gets, e.g. a BEIR folder) names nothing, so it
+        is left out rather than embedded as noise; an id made of words ("reset-password") stays.
+        """
+        title = self.title.strip()
+        parts = [title] if title and not (title == self.doc_id and not _has_word(title)) else []
         if self.section and self.section != self.title:
-            head = f"{head} > {self.section}"
-        return f"{head}\n{self.text}"
+            parts.append(self.section)
+        head = " > ".join(parts)
+        return f"{head}\n{self.text}" if head else self.text
 
 
 @dataclass(frozen=True)
