@@ -159,12 +159,18 @@ with dash_tab:
                 color=alt.Color("mode:N", title=None, legend=alt.Legend(orient="bottom")),
                 tooltip=["date:T", "mode:N", "drafts:Q"]).properties(height=240), width="stretch")
         st.markdown("**Top topics** (document that guided the draft)")
-        topics = data.topics.melt(id_vars="topic", value_vars=["drafts", "sent"], var_name="kind", value_name="n")
-        st.altair_chart(alt.Chart(topics).mark_bar().encode(
-            y=alt.Y("topic:N", sort="-x", title=None, axis=alt.Axis(labelLimit=360)), x=alt.X("n:Q", title=None),
-            color=alt.Color("kind:N", title=None, legend=alt.Legend(orient="bottom")),
-            yOffset="kind:N", tooltip=["topic:N", "kind:N", "n:Q"]).properties(
-                height=max(120, 34 * len(data.topics))), width="stretch")
+        # Sent replies drawn inside their drafts' bar (a grouped yOffset bar collapses to a hairline
+        # once Streamlit stretches the chart to the page width).
+        base = alt.Chart(data.topics).encode(
+            y=alt.Y("topic:N", sort=alt.EncodingSortField("drafts", order="descending"), title=None,
+                    axis=alt.Axis(labelLimit=360)),
+            tooltip=["topic:N", alt.Tooltip("drafts:Q", title="Drafts"), alt.Tooltip("sent:Q", title="Sent")])
+        drafted = base.mark_bar(size=22).encode(
+            x=alt.X("drafts:Q", title=None, axis=alt.Axis(tickMinStep=1, format="d")),
+            color=alt.datum("drafts"))
+        sent = base.mark_bar(size=10).encode(x="sent:Q", color=alt.datum("sent"))
+        st.altair_chart(alt.layer(drafted, sent).properties(height=max(120, 34 * len(data.topics)))
+                        .configure_legend(orient="bottom", title=None), width="stretch")
         st.markdown("**Repeat complaints** (similar tickets grouped by meaning)")
         with st.spinner("Grouping similar tickets…"):
             clusters = review.repeat_complaints(ws, user, days=days)

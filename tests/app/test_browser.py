@@ -111,6 +111,15 @@ def _shot(page, name: str) -> None:
     page.wait_for_timeout(400)
     page.screenshot(path=str(ARTIFACTS / name))
     page.set_viewport_size(size)
+    # A page that raised still renders the rest of itself: look for Streamlit's error box.
+    errors = page.locator('[data-testid="stException"]')
+    assert errors.count() == 0, f"{name}: the page shows an error: {errors.first.inner_text()[:500]}"
+    # Every chart has a plot area (a collapsed Vega chart keeps its axes and legend around a
+    # plot area 2 px high, its bars a hairline).
+    heights = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"] svg.marks')]
+        .map(svg => svg.querySelector('g.role-frame.root path.background'))
+        .filter(Boolean).map(plot => plot.getBoundingClientRect().height)""")
+    assert all(h >= 15 for h in heights), f"{name}: a chart's plot area is {min(heights):.0f} px high"
 
 
 def _sign_in(page, url: str, username: str, password: str, landing: str) -> None:
