@@ -299,7 +299,8 @@ def measure_draft(draft, retrieved: dict[str, Hit], relevant: Iterable[str], *, 
 
     Args:
         draft: the :class:`kb.drafting.models.Draft` returned by ``draft_reply``.
-        retrieved: every passage the retriever returned for this ticket, by chunk id.
+        retrieved: every passage the retriever returned for this ticket, by chunk id (the
+            draft's escalation passages count as retrieved too).
         relevant: relevant document ids (may be empty).
         references: reference replies (may be empty).
         embedder: for the reference cosine and citation precision.
@@ -307,6 +308,9 @@ def measure_draft(draft, retrieved: dict[str, Hit], relevant: Iterable[str], *, 
         judge: a LangChain chat model for RAGAS-style faithfulness (optional).
     """
     relevant = set(relevant)
+    # The escalation procedure's passages are guidance the desk was shown (its reply template
+    # is read from the catalog when no search returned it), so citing them is valid.
+    retrieved = {**retrieved, **{h.chunk_id: h for h in draft.risk.escalation}}
     # Citations are counted once per number: "[1]" twice in a draft is one citation.
     markers = set(int(n) for n in _CITATION.findall(draft.text))
     by_n = {c.n: c for c in draft.citations}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kb.risk import CATEGORY_LABELS, RiskAssessment
+from kb.risk import CATEGORY_LABELS, RiskAssessment, lexical_categories
 from kb.thread import as_turns
 from kb.types import Hit, SearchFilters, Ticket
 
@@ -12,12 +12,23 @@ from kb.types import Hit, SearchFilters, Ticket
 ESCALATION_FILTER = SearchFilters(doc_types=("sop",), tags=("escalation",))
 
 
+def procedure_categories(ticket: Ticket, risk: RiskAssessment) -> tuple[str, ...]:
+    """The categories whose procedure the ticket follows: the first (most severe) one a cue
+    phrase flags, when one does, else every flagged one. A second, semantic-only category
+    ("pay him or he posts my photos" also lands near impersonation) must not pick the
+    procedure of a ticket the cues have placed already."""
+    turns = as_turns(ticket)
+    lexical = lexical_categories(turns.text, turns.context or "")
+    first = next((c for c in risk.categories if c in lexical), None)
+    return (first,) if first else tuple(risk.categories)
+
+
 def escalation_query(ticket: Ticket, risk: RiskAssessment) -> Ticket:
-    """The ticket with the flagged categories' labels appended to its message, so the category's
-    own SOP ranks first. A thread pasted into the ticket is taken apart first: appended to the
-    paste, the labels would join whichever turn was pasted last, the oldest one in a feed
-    copied newest first."""
-    labels = "; ".join(CATEGORY_LABELS[c] for c in risk.categories)
+    """The ticket with its procedure's category labels (:func:`procedure_categories`) appended
+    to its message, so that category's own SOP ranks first. A thread pasted into the ticket is
+    taken apart first: appended to the paste, the labels would join whichever turn was pasted
+    last, the oldest one in a feed copied newest first."""
+    labels = "; ".join(CATEGORY_LABELS[c] for c in procedure_categories(ticket, risk))
     turns = as_turns(ticket)
     return replace(turns, text=f"{turns.text}\n{labels}".strip())
 
@@ -26,8 +37,9 @@ def find_escalation(retriever, ticket: Ticket, risk: RiskAssessment, k: int = 4)
     """Passages of the escalation procedure for a high-risk ticket.
 
     Searches escalation-tagged SOPs with the ticket plus the risk categories' labels; if
-    none is tagged, the best match in the whole knowledge base is used. A normal ticket
-    has no escalation procedure.
+    none is tagged, the best match in the whole knowledge base is used. When none of the
+    passages found is the procedure's reply template, its templates are added.
+    A normal ticket has no escalation procedure.
 
     Args:
         retriever: a :class:`kb.retrieval.Retriever`.
@@ -37,8 +49,24 @@ def find_escalation(retriever, ticket: Ticket, risk: RiskAssessment, k: int = 4)
     """
     if not risk.is_high:
         return ()
+    from kb.drafting.offline import is_reply_template
+
     query = escalation_query(ticket, risk)
     hits = retriever.search(query, k=k, filters=ESCALATION_FILTER)
     if not hits:
         hits = retriever.search(query, k=k)
+    procedure = next((h for h in hits if not h.is_internal), None)
+    # Only a cue phrase lets the procedure lead the reply (see kb.drafting.service), so only
+    # then does the reply need the procedure's template.
+    turns = as_turns(ticket)
+    cued = bool(lexical_categories(turns.text, turns.context or "") & set(risk.categories))
+    if cued and procedure is not None and not any(is_reply_template(h) for h in hits if not h.is_internal):
+        # The passages nearest the ticket can all be about the procedure ("Purpose and scope",
+        # "How to respond"); the reply it prescribes is its template, so its templates join
+        # them (read from the catalog: no second search) and the drafter picks one.
+        chunks = retriever.kb.catalog.version_chunks(procedure.doc_id, procedure.version)
+        hits = [*hits, *(Hit(chunk_id=c.chunk_id, doc_id=c.doc_id, version=c.version, title=c.title,
+                             doc_type=c.doc_type, text=c.text, score=0.0, page=c.page, section=c.section,
+                             audience=c.audience, region=c.region, language=c.language, tags=c.tags)
+                         for c in chunks if c.audience != "internal" and is_reply_template(c))]
     return tuple(hits)

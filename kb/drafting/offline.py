@@ -189,6 +189,11 @@ def _rewrite_placeholders(sentence: str) -> str:
     return _PLACEHOLDER.sub(_sub, sentence)
 
 
+def is_reply_template(hit: Hit) -> bool:
+    """Whether a passage is a reply template (its section says so, or it opens "Hi {name}")."""
+    return "reply template" in (hit.section or "").lower() or bool(_TEMPLATE_START.match(hit.text))
+
+
 def _user_text(hit: Hit) -> tuple[str, float]:
     """The part of a passage that may face the user, and how clearly it is written for users.
 
@@ -198,7 +203,7 @@ def _user_text(hit: Hit) -> tuple[str, float]:
     qa = _QA.match(hit.text)
     if qa:
         return qa.group(1), 0.7
-    if "reply template" in (hit.section or "").lower() or _TEMPLATE_START.match(hit.text):
+    if is_reply_template(hit):
         return hit.text, 1.0
     # A resolved answer or FAQ entry stored without "Q:" / "A:" is still written for users.
     return hit.text, 0.7 if hit.doc_type == "qa" else 0.0
@@ -459,6 +464,8 @@ class OfflineDrafter:
         cheap = [W_LEXICAL * _lexical(tokens, c.text, weights) + W_USER_FACING * c.user_facing + W_RANK / (1 + c.passage)
                  + W_COSINE * (hits[c.passage].dense_score or 0.0) for c in cands]
         order = sorted(range(len(cands)), key=lambda i: (-cheap[i], i))[:SHORTLIST]
+        # The procedure's reply templates are scored whole: one of them is the reply.
+        order = set(order) | {i for i, c in enumerate(cands) if c.passage < lead and c.user_facing >= 1.0}
         cands = [cands[i] for i in sorted(order)]
         encoded = self._vectors.encode(queries + [c.text for c in cands])
         vectors = encoded[len(queries) - 1:]  # row 0: the last query; rows 1..: the candidates
@@ -473,6 +480,14 @@ class OfflineDrafter:
         for i, c in enumerate(cands):
             by_passage.setdefault(c.passage, []).append(i)
         eligible = [p for p in by_passage if p < lead] or list(by_passage)
+        # A procedure's reply template is what the procedure says to send ("After handing over,
+        # send the reply template"): when the procedure has one, the reply is that template,
+        # whole (its safety lines are never cut) and alone (the ticket's other questions wait:
+        # a wellbeing reply does not also answer a payout question).
+        templates = [p for p in eligible if p < lead and any(cands[i].user_facing >= 1.0 for i in by_passage[p])]
+        if templates:
+            anchor = max(templates, key=lambda p: (np.mean(sorted(scores[by_passage[p]])[-2:]), -p))
+            return [cands[i] for i in by_passage[anchor]]
         anchor = max(eligible, key=lambda p: (np.mean(sorted(scores[by_passage[p]])[-2:]), -p))
         anchor_idx = by_passage[anchor]
         floor = max(scores[anchor_idx]) - 0.25

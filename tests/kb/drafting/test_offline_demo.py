@@ -99,7 +99,10 @@ def test_high_risk_tickets_pasted_as_a_case_feed_get_the_same_flag_and_procedure
         feed = draft_reply(Ticket(text=pasted_newest_first(row["context"], row["text"])), retriever, dsettings,
                            DraftOptions(language="en"))
         assert feed.risk.level == "high" and set(feed.risk.assessment.categories) & set(row["risk_categories"]), row["id"]
-        assert feed.risk.escalation[0].doc_id == typed.risk.escalation[0].doc_id, row["id"]
+        # Where two procedures serve the category (sextortion: minor safety and intimate images),
+        # the greeting a feed adds may tip a near tie: either is then right.
+        procedures = {feed.risk.escalation[0].doc_id, typed.risk.escalation[0].doc_id}
+        assert len(procedures) == 1 or procedures <= set(row["relevant_doc_ids"]), (row["id"], procedures)
 
 
 def test_a_pasted_thread_is_answered_in_the_language_of_its_latest_customer_turn(retriever, dsettings) -> None:
@@ -304,3 +307,50 @@ def test_a_self_harm_reply_keeps_every_safety_step_in_every_channel(retriever, d
     assert "local emergency number" in draft.text and "crisis line" in draft.text, draft.text
     assert "about your account" not in draft.text
     assert draft.grounding.supported == len(draft.grounding.sentences)
+
+
+def _template_sentences(doc: str, heading: str) -> list[str]:
+    """The sentences of a demo SOP's reply template (its "> " lines after ``heading``)."""
+    from kb.drafting.text import split_sentences
+
+    text = (REPO / "demo" / "kb" / "docs" / f"{doc}.md").read_text()
+    block = text.split(f"\n{heading}\n", 1)[1].split("\n#", 1)[0]
+    quoted = " ".join(line.lstrip("> ").strip() for line in block.splitlines() if line.startswith(">"))
+    return [s for s in split_sentences(quoted) if "{name}" not in s]
+
+
+@pytest.mark.parametrize("tid", ["t01", "t02"])
+def test_a_cued_self_harm_ticket_gets_the_procedures_reply_template_whole_and_alone(tid, retriever, dsettings):
+    """t01 ("this will be my last video", also a held payout) was answered with the SOP's scope
+    sentence quoting warning signs and a removed-video appeal template; t02 (an appeal thread
+    ending "already said goodbye to my sister") with the appeal-decided template, because the
+    escalation search returned only "Purpose and scope" and "How to respond"."""
+    row = ROWS[tid]
+    draft = draft_reply(Ticket(text=row["text"], context=row["context"]), retriever, dsettings,
+                        DraftOptions(language="en"))
+    assert draft.risk.level == "high" and "self_harm" in draft.risk.assessment.categories
+    assert {(c.doc_id, c.section.split(" > ")[-1]) for c in draft.citations} == {
+        ("sop-self-harm-escalation", "Reply template")}, draft.text
+    plain = draft.text.replace("[1]", "").replace(" .", ".")
+    template = _template_sentences("sop-self-harm-escalation", "## Reply template")
+    assert len(template) >= 8
+    for sentence in template:  # every line, the emergency number and the crisis lines included
+        assert sentence.rstrip(".") in plain, sentence
+    assert "appeal" not in plain.lower() and "video" not in plain.lower()
+
+
+def test_the_procedure_follows_the_category_the_cue_phrases_flag(retriever, dsettings):
+    """t07 (sextortion) is also near impersonation semantically; with both labels in the
+    escalation query the impersonation SOP was followed and its fan-account template sent."""
+    from kb.drafting.escalation import procedure_categories
+    from kb.risk import assess_risk
+
+    row = ROWS["t07"]
+    ticket = Ticket(text=row["text"], context=row["context"])
+    risk = assess_risk(ticket.text, ticket.context, embedder=retriever.kb.embedder)
+    assert len(risk.categories) > 1 and procedure_categories(ticket, risk) == ("sexual_exploitation",)
+    draft = draft_reply(ticket, retriever, dsettings, DraftOptions(language="en"))
+    matrix = {"sop-minor-safety", "sop-doxxing-private-information"}  # the matrix's procedures for it
+    assert draft.risk.escalation[0].doc_id in matrix
+    assert {c.doc_id for c in draft.citations} <= matrix, draft.text
+    assert "impersonat" not in draft.text.lower() and "parody" not in draft.text.lower()
