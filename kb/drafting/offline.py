@@ -388,7 +388,8 @@ def _wrap(tone: str, body: list[str], signature: str, *, ack: str | None, channe
     opens with a short greeting and the acknowledgement on one line and does not sign off. A
     public social reply is one short paragraph without an acknowledgement that moves account
     matters to a direct message (``sensitive``: a high-risk ticket, it offers help there rather
-    than account help). A phone reply is a talk track: no greeting, no sign-off.
+    than account help). A phone reply is a talk track: no greeting, no sign-off. A chat,
+    in-app or phone reply that follows an escalation procedure (``sensitive``) ends with it.
     """
     if channel == "email":
         t = _TEXTS[tone]
@@ -397,11 +398,15 @@ def _wrap(tone: str, body: list[str], signature: str, *, ack: str | None, channe
     greeting, closing = _SHORT_GREETINGS[tone], _CHANNEL_CLOSINGS[channel][tone]
     if channel == "social" and sensitive:
         closing = _SENSITIVE_SOCIAL_CLOSING
+    elif sensitive:
+        # "Is there anything else I can help with?" after a procedure's reply (a crisis line, a
+        # threat being reviewed) reads as closing the matter; the template ends the message.
+        closing = None
     if channel == "social":
         return " ".join([greeting, *body, closing])
     if channel == "phone":
-        return "\n\n".join([*([ack] if ack else []), *body, closing])
-    return "\n\n".join([" ".join([greeting, *([ack] if ack else [])]), *body, closing])
+        return "\n\n".join([*([ack] if ack else []), *body, *([closing] if closing else [])])
+    return "\n\n".join([" ".join([greeting, *([ack] if ack else [])]), *body, *([closing] if closing else [])])
 
 
 class OfflineDrafter:

@@ -90,3 +90,21 @@ def test_the_llm_is_told_the_channel_form():
     assert "no e-mail sign-off or signature" in system("chat")
     assert "at most two sentences" in system("social") and "direct message" in system("social")
     assert "talk track" in system("phone")
+
+
+CRISIS = Hit(chunk_id="sh::v2::0003", doc_id="sop-self-harm-escalation", version=2, title="Self-harm escalation",
+             doc_type="sop", section="Self-harm escalation > Reply template",
+             text="> Hi {name},\n>\n> Thank you for telling us how you're feeling. If you are in immediate danger, "
+                  "please call your local emergency number now. We're here too, and you can reply to this message.",
+             score=0.1, dense_score=0.5)
+
+
+@pytest.mark.parametrize("channel", ["chat", "in-app", "phone"])
+def test_a_reply_that_follows_an_escalation_procedure_ends_with_it(keyword_embedder, channel):
+    """After a crisis line, "Is there anything else I can help with?" reads as closing the matter."""
+    ticket = Ticket(text="whats the point anymore, this will be my last video")
+    draft = OfflineDrafter(keyword_embedder).draft(ticket, [CRISIS, HOLDS], DraftOptions(channel=channel), lead=1)
+    assert draft.text.rstrip().endswith("you can reply to this message [1]."), draft.text
+    assert "anything else" not in draft.text and {c.doc_id for c in draft.citations} == {"sop-self-harm-escalation"}
+    # The same channel without a procedure to follow still offers more help.
+    assert "anything else" in _draft(keyword_embedder, channel).text.lower()
