@@ -309,9 +309,6 @@ class Retriever:
             chunk = chunks.get(cid)
             if chunk is None:
                 continue
-            hits.append(Hit(chunk_id=cid, doc_id=chunk.doc_id, version=chunk.version, title=chunk.title,
-                            doc_type=chunk.doc_type, text=chunk.text, score=fused[cid], page=chunk.page,
-                            section=chunk.section, audience=chunk.audience, region=chunk.region,
-                            language=chunk.language, tags=chunk.tags, dense_score=dense_scores.get(cid),
-                            bm25_score=bm25_scores.get(cid), rank_sources=tuple(sources[cid])))
+            hits.append(Hit.from_chunk(chunk, fused[cid], dense_score=dense_scores.get(cid),
+                                       bm25_score=bm25_scores.get(cid), rank_sources=tuple(sources[cid])))
         return hits

@@ -134,6 +134,14 @@ class Hit:
     bm25_score: float | None = None
     rank_sources: tuple[str, ...] = ()
 
+    @classmethod
+    def from_chunk(cls, chunk: Chunk, score: float, **evidence) -> Hit:
+        """The hit of ``chunk`` with its fused ``score`` (``evidence``: per-retriever scores and sources)."""
+        return cls(chunk_id=chunk.chunk_id, doc_id=chunk.doc_id, version=chunk.version, title=chunk.title,
+                   doc_type=chunk.doc_type, text=chunk.text, score=score, page=chunk.page, section=chunk.section,
+                   audience=chunk.audience, region=chunk.region, language=chunk.language, tags=chunk.tags,
+                   **evidence)
+
     @property
     def is_internal(self) -> bool:
         """Whether the passage must never be quoted to the end user."""

@@ -65,8 +65,6 @@ def find_escalation(retriever, ticket: Ticket, risk: RiskAssessment, k: int = 4)
         # "How to respond"); the reply it prescribes is its template, so its templates join
         # them (read from the catalog: no second search) and the drafter picks one.
         chunks = retriever.kb.catalog.version_chunks(procedure.doc_id, procedure.version)
-        hits = [*hits, *(Hit(chunk_id=c.chunk_id, doc_id=c.doc_id, version=c.version, title=c.title,
-                             doc_type=c.doc_type, text=c.text, score=0.0, page=c.page, section=c.section,
-                             audience=c.audience, region=c.region, language=c.language, tags=c.tags)
-                         for c in chunks if c.audience != "internal" and is_reply_template(c))]
+        hits = [*hits, *(Hit.from_chunk(c, 0.0) for c in chunks
+                         if c.audience != "internal" and is_reply_template(c))]
     return tuple(hits)
