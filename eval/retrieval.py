@@ -315,7 +315,9 @@ def run_retrieval_eval(dataset_dir: Path | str, settings: Settings, *, indexer: 
         started = time.perf_counter()
         kb, report = build_eval_kb(dataset, settings, home, indexer=indexer, progress=progress)
         ingest_seconds = time.perf_counter() - started
-        base = Retriever(kb)
+        # Each configuration's latency includes encoding its queries (a shared cache would
+        # hand every configuration after the first its query vectors for free).
+        base = Retriever(kb, cache_query_vectors=False)
         results, per_query = {}, {}
         for name in configs:
             cfg = NAMED_CONFIGS[name]

@@ -919,6 +919,12 @@ _SEMANTIC_LAYERS: dict[tuple[int, float, float], SemanticRiskLayer] = {}
 
 
 def _semantic_layer(embedder, threshold: float, margin: float) -> SemanticRiskLayer:
+    from kb.vector_cache import SentenceVectors, sentence_vectors
+
+    # Through the process's shared text-vector cache: the message the retrieval query has
+    # just encoded, or a redraft of the same ticket, costs no second encoding.
+    if not isinstance(embedder, SentenceVectors):
+        embedder = sentence_vectors(embedder)
     key = (id(embedder), threshold, margin)
     layer = _SEMANTIC_LAYERS.get(key)
     if layer is None or layer.embedder is not embedder:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from kb.vector_cache import sentence_vectors
 from kb.risk import CATEGORY_LABELS, RiskAssessment, lexical_categories
 from kb.thread import as_turns
 from kb.types import Hit, SearchFilters, Ticket
@@ -67,4 +68,31 @@ def find_escalation(retriever, ticket: Ticket, risk: RiskAssessment, k: int = 4)
         chunks = retriever.kb.catalog.version_chunks(procedure.doc_id, procedure.version)
         hits = [*hits, *(Hit.from_chunk(c, 0.0) for c in chunks
                          if c.audience != "internal" and is_reply_template(c))]
-    return tuple(hits)
+    return tuple(best_template_first(retriever, turns.text, hits))
+
+
+def best_template_first(retriever, message: str, hits: list[Hit]) -> list[Hit]:
+    """``hits`` with their reply templates reordered, the one that fits ``message`` first.
+
+    A procedure can have several templates ("Reply template", "Reply template: someone
+    worried about another user"). Each template passage is compared whole, section heading
+    included, with the message: its stored vector is read from the store, so only the
+    message is encoded. A document's templates swap places among themselves only (the
+    search decided which procedure comes first); other passages keep their places.
+    """
+    from kb.drafting.offline import is_reply_template
+
+    slots_of: dict[str, list[int]] = {}
+    for i, h in enumerate(hits):
+        if not h.is_internal and is_reply_template(h):
+            slots_of.setdefault(h.doc_id, []).append(i)
+    choices = [slots for slots in slots_of.values() if len(slots) > 1]
+    if not choices or not message.strip():
+        return list(hits)
+    vector = sentence_vectors(retriever.kb.embedder).encode([message])[0]
+    fit = dict(retriever.kb.vectors.similarities(vector, [hits[i].chunk_id for s in choices for i in s]))
+    ordered = list(hits)
+    for slots in choices:
+        for slot, i in zip(slots, sorted(slots, key=lambda i: (-fit.get(hits[i].chunk_id, -1.0), i))):
+            ordered[slot] = hits[i]
+    return ordered

@@ -41,7 +41,7 @@ import numpy as np
 
 from kb.drafting.details import clauses, contradicts, merge, source_details, unstated
 from kb.drafting.models import GroundingReport, GroundingSentence
-from kb.drafting.vectors import sentence_vectors
+from kb.vector_cache import sentence_vectors
 from kb.words import words
 from kb.drafting.text import CITATION, clean_markdown, overlap, split_sentences, strip_citations
 

@@ -47,7 +47,7 @@ import numpy as np
 
 from kb.drafting.models import Citation, Draft, DraftOptions, DraftRisk
 from kb.drafting.parallel import other_cases
-from kb.drafting.vectors import sentence_vectors
+from kb.vector_cache import sentence_vectors
 from kb.drafting.text import clean_markdown, content_tokens, overlap, split_sentences
 from kb.drafting.voice import speaks_to_desk_in, written_for_desk, to_second_person
 from kb.embedder import token_window
@@ -435,7 +435,8 @@ class OfflineDrafter:
         Args:
             ticket: the ticket, a pasted thread already taken apart (:meth:`draft` does it).
             lead: the first ``lead`` passages are a procedure the reply must follow (the
-                escalation SOP of a high-risk ticket): the anchor is chosen among them.
+                escalation SOP of a high-risk ticket): the anchor is chosen among them, and
+                when they hold reply templates the first of those is the reply, whole.
             cands: :func:`candidates` of ``hits``, when the caller has them already.
         """
         cands = candidates(hits) if cands is None else cands
@@ -469,9 +470,17 @@ class OfflineDrafter:
         cheap = [W_LEXICAL * _lexical(tokens, c.text, weights) + W_USER_FACING * c.user_facing + W_RANK / (1 + c.passage)
                  + W_COSINE * (hits[c.passage].dense_score or 0.0) for c in cands]
         order = sorted(range(len(cands)), key=lambda i: (-cheap[i], i))[:SHORTLIST]
-        # The procedure's reply templates are scored whole: one of them is the reply.
+        # The procedure's reply templates join the shortlist whole: one of them is the reply.
         order = set(order) | {i for i, c in enumerate(cands) if c.passage < lead and c.user_facing >= 1.0}
         cands = [cands[i] for i in sorted(order)]
+        # A procedure's reply template is what the procedure says to send ("After handing over,
+        # send the reply template"): when the procedure has one, the reply is that template,
+        # whole (its safety lines are never cut) and alone (the ticket's other questions wait:
+        # a wellbeing reply does not also answer a payout question). The lead comes best
+        # first (kb.drafting.escalation.best_template_first ranks a procedure's templates).
+        templates = sorted({c.passage for c in cands if c.passage < lead and c.user_facing >= 1.0})
+        if templates:
+            return [c for c in cands if c.passage == templates[0]]
         encoded = self._vectors.encode(queries + [c.text for c in cands])
         vectors = encoded[len(queries) - 1:]  # row 0: the last query; rows 1..: the candidates
         cos = (encoded[len(queries):] @ encoded[:len(queries)].T).mean(axis=1)
@@ -485,14 +494,6 @@ class OfflineDrafter:
         for i, c in enumerate(cands):
             by_passage.setdefault(c.passage, []).append(i)
         eligible = [p for p in by_passage if p < lead] or list(by_passage)
-        # A procedure's reply template is what the procedure says to send ("After handing over,
-        # send the reply template"): when the procedure has one, the reply is that template,
-        # whole (its safety lines are never cut) and alone (the ticket's other questions wait:
-        # a wellbeing reply does not also answer a payout question).
-        templates = [p for p in eligible if p < lead and any(cands[i].user_facing >= 1.0 for i in by_passage[p])]
-        if templates:
-            anchor = max(templates, key=lambda p: (np.mean(sorted(scores[by_passage[p]])[-2:]), -p))
-            return [cands[i] for i in by_passage[anchor]]
         anchor = max(eligible, key=lambda p: (np.mean(sorted(scores[by_passage[p]])[-2:]), -p))
         anchor_idx = by_passage[anchor]
         floor = max(scores[anchor_idx]) - 0.25

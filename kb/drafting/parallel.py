@@ -51,7 +51,7 @@ def parallel_answers(hits: list[Hit], vectors, conversation: str = "") -> Parall
 
     Args:
         hits: the passages the draft is written from, best first (internal ones are skipped).
-        vectors: a :class:`kb.drafting.vectors.SentenceVectors` (normalised sentence vectors).
+        vectors: a :class:`kb.vector_cache.SentenceVectors` (normalised sentence vectors).
         conversation: the ticket with its earlier conversation.
     """
     questions = [(hit, match.group(1)) for hit in hits

@@ -24,7 +24,7 @@ from kb.drafting.llm import LLMDrafter, LLMUnavailable, cooldown_for, make_chat_
 from kb.drafting.models import Draft, DraftOptions, DraftRisk, KnowledgeGapLog, TokenCallback
 from kb.drafting.offline import OfflineDrafter
 from kb.drafting.parallel import ParallelAnswers, parallel_answers
-from kb.drafting.vectors import sentence_vectors
+from kb.vector_cache import sentence_vectors
 from kb.pii import redact
 from kb.risk import assess_risk
 from kb.thread import as_turns

@@ -192,3 +192,19 @@ def test_two_ingests_of_the_same_corpus_rank_identically(tmp_path, embedder):
         lists = Retriever(kb, NAMED_CONFIGS["dense"]).ranked_lists(Ticket(text="is there parking at the venue"))
         rankings.append([cid for cid, _ in lists[0].results])
     assert rankings[0] == rankings[1] and len(rankings[0]) == 50
+
+
+def test_query_vectors_are_cached_unless_the_retriever_is_told_not_to(small_kb):
+    # The drafter and the risk check read the message the search just encoded; a latency
+    # benchmark or a side-by-side evaluation must encode every query itself.
+    embedder = small_kb.embedder
+    query = "when are payouts sent on monday, and how long does a payout hold last"
+    cached = Retriever(small_kb)
+    first = cached.search(query, k=2)
+    before = len(embedder.calls)
+    assert cached.search(query, k=2) == first
+    assert len(embedder.calls) == before
+    uncached = Retriever(small_kb, cache_query_vectors=False)
+    assert uncached.search(query, k=2) == first
+    assert uncached.with_config(uncached.config).search(query, k=2) == first
+    assert len(embedder.calls) == before + 2

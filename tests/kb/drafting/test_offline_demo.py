@@ -304,9 +304,27 @@ def test_a_self_harm_reply_keeps_every_safety_step_in_every_channel(retriever, d
     text = "my friend posted that she took a whole bottle of pills and wants to say goodbye, please help"
     draft = draft_reply(Ticket(text=text), retriever, dsettings, DraftOptions(channel=channel, language="en"))
     assert draft.risk.level == "high" and "self_harm" in draft.risk.assessment.categories
-    assert "local emergency number" in draft.text and "crisis line" in draft.text, draft.text
+    # A friend writes about someone else: the SOP's template for that case, every line of it.
+    plain = draft.text.replace("[1]", "").replace(" .", ".")
+    for sentence in _template_sentences("sop-self-harm-escalation",
+                                        "### Reply template: someone worried about another user"):
+        assert sentence.rstrip(".") in plain, (sentence, draft.text)
+    assert "emergency services" in plain and "crisis line" in plain
     assert "about your account" not in draft.text
     assert draft.grounding.supported == len(draft.grounding.sentences)
+
+
+def test_a_friend_reporting_someone_elses_crisis_gets_the_template_for_a_worried_friend(retriever, dsettings):
+    """t03 ("my friend ... took a whole bottle of pills") was sent the template written to the
+    person at risk ("Thank you for telling us how you're feeling"): the drafter chose between
+    the SOP's two templates by a few of their sentences. Each template is now compared whole,
+    its heading included, with the message."""
+    row = ROWS["t03"]
+    draft = draft_reply(Ticket(text=row["text"], context=row["context"]), retriever, dsettings,
+                        DraftOptions(language="en"))
+    assert {(c.doc_id, c.section.split(" > ")[-1]) for c in draft.citations} == {
+        ("sop-self-harm-escalation", "Reply template: someone worried about another user")}, draft.text
+    assert "how you're feeling" not in draft.text
 
 
 def _template_sentences(doc: str, heading: str) -> list[str]:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from kb.drafting.parallel import other_cases, parallel_answers
-from kb.drafting.vectors import SentenceVectors
+from kb.vector_cache import SentenceVectors
 from kb.types import Hit
 
 

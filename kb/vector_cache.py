@@ -1,7 +1,10 @@
-"""A per-embedder cache of sentence vectors shared by the offline drafter and the grounding check.
+"""A per-embedder cache of text vectors shared by retrieval, the risk check, the offline
+drafter and the grounding check.
 
-Guidance passages repeat across tickets, so their sentences are encoded once per process;
-the grounding check then finds the drafter's sentences already encoded.
+Within one draft the same texts are encoded by several stages (the message is the retrieval
+query, a risk unit and the drafter's query); guidance passages repeat across tickets, so
+their sentences are encoded once per process; the grounding check finds the drafter's
+sentences already encoded.
 """
 
 from __future__ import annotations
