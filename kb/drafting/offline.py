@@ -388,12 +388,15 @@ def _wrap(tone: str, body: list[str], signature: str, *, ack: str | None, channe
     opens with a short greeting and the acknowledgement on one line and does not sign off. A
     public social reply is one short paragraph without an acknowledgement that moves account
     matters to a direct message (``sensitive``: a high-risk ticket, it offers help there rather
-    than account help). A phone reply is a talk track: no greeting, no sign-off. A chat,
-    in-app or phone reply that follows an escalation procedure (``sensitive``) ends with it.
+    than account help). A phone reply is a talk track: no greeting, no sign-off. A reply that
+    follows an escalation procedure (``sensitive``) ends with its template (an e-mail then
+    signs off): "If anything else comes up ... happy to help" after a crisis line reads as
+    closing the matter, and the template says itself how to write back.
     """
     if channel == "email":
         t = _TEXTS[tone]
-        parts = [t["greeting"], *([ack] if ack else []), *body, t["closing"], f"{t['signoff']}\n{signature}"]
+        parts = [t["greeting"], *([ack] if ack else []), *body, *([] if sensitive else [t["closing"]]),
+                 f"{t['signoff']}\n{signature}"]
         return "\n\n".join(parts)
     greeting, closing = _SHORT_GREETINGS[tone], _CHANNEL_CLOSINGS[channel][tone]
     if channel == "social" and sensitive:

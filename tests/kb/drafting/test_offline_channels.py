@@ -108,3 +108,14 @@ def test_a_reply_that_follows_an_escalation_procedure_ends_with_it(keyword_embed
     assert "anything else" not in draft.text and {c.doc_id for c in draft.citations} == {"sop-self-harm-escalation"}
     # The same channel without a procedure to follow still offers more help.
     assert "anything else" in _draft(keyword_embedder, channel).text.lower()
+
+
+def test_an_email_that_follows_an_escalation_procedure_ends_with_it_and_signs_off(keyword_embedder):
+    ticket = Ticket(text="whats the point anymore, this will be my last video")
+    draft = OfflineDrafter(keyword_embedder, signature="The Support Team").draft(
+        ticket, [CRISIS, HOLDS], DraftOptions(channel="email"), lead=1)
+    body, signoff = draft.text.rstrip().rsplit("\n\n", 1)
+    assert body.endswith("you can reply to this message [1]."), draft.text
+    assert signoff.endswith("The Support Team") and "anything else" not in draft.text.lower()
+    # Without a procedure to follow, the e-mail still closes with an offer of more help.
+    assert "anything else comes up" in _draft(keyword_embedder, "email").text
