@@ -10,6 +10,7 @@ sentences already encoded.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from typing import Sequence
 
 import numpy as np
@@ -18,29 +19,46 @@ _MAX_ENTRIES = 50_000
 
 
 class SentenceVectors:
-    """Encode-once cache of L2-normalised sentence vectors.
+    """Encode-once cache of L2-normalised sentence vectors, least recently used out first.
 
     Args:
         embedder: object with ``encode(list[str]) -> np.ndarray``.
+        max_entries: texts kept (about 1.5 kB each at 384 dimensions). The least recently
+            used go first: a passage quoted every day stays encoded while one-off tickets
+            age out (emptying the whole cache when full made every passage cold at once).
     """
 
-    def __init__(self, embedder) -> None:
+    def __init__(self, embedder, max_entries: int = _MAX_ENTRIES) -> None:
         self.embedder = embedder
-        self._cache: dict[str, np.ndarray] = {}
+        self.max_entries = max_entries
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._cache)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors for ``texts`` (rows in the same order), encoding only unseen texts."""
+        if not texts:
+            return np.zeros((0, 1), np.float32)
+        unique = list(dict.fromkeys(texts))
+        found: dict[str, np.ndarray] = {}
         with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+            for text in unique:
+                vector = self._cache.get(text)
+                if vector is not None:
+                    self._cache.move_to_end(text)
+                    found[text] = vector
+        missing = [t for t in unique if t not in found]
         if missing:
             vectors = np.asarray(self.embedder.encode(missing), dtype=np.float32)
+            found.update(zip(missing, vectors))
             with self._lock:
-                if len(self._cache) + len(missing) > _MAX_ENTRIES:
-                    self._cache.clear()
                 self._cache.update(zip(missing, vectors))
-        with self._lock:
-            return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 1), np.float32)
+                while len(self._cache) > self.max_entries:
+                    self._cache.popitem(last=False)
+        # Read from this call's own rows: another thread may evict them from the cache meanwhile.
+        return np.stack([found[t] for t in texts])
 
 
 _REGISTRY: dict[int, SentenceVectors] = {}
