@@ -9,6 +9,7 @@ of producing silently different vectors.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 from pathlib import Path
@@ -100,14 +101,23 @@ class SentenceTransformerEmbedder(Embeddings):
     """
 
     def __init__(self, model: str = BUNDLED_MODEL_NAME, *, sha256: str | None = None,
-                 batch_size: int = 64, device: str = "cpu") -> None:
+                 batch_size: int = 64, device: str = "cpu", backend: str = "auto",
+                 cache_dir: Path | str | None = None) -> None:
+        if backend not in ("auto", "torch", "onnx"):
+            raise ValueError(f"embedding backend {backend!r}: expected 'auto', 'torch' or 'onnx'")
         self.model_name = model
         self.batch_size = batch_size
         self.device = device
+        self.backend = backend
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
+        self._onnx = None
+        self._onnx_resolved = False
+        self._onnx_fallback_reason = ""
         self._path, self._sha256 = resolve_model(model, sha256)
         self._model = None
         self._known_words: frozenset[str] | None = None
         self._length_backend = None
+        self._feature_layout: tuple | bool | None = None
         self._length_lock = threading.Lock()
         self._shared_counter = None
         self._lock = threading.Lock()
@@ -116,7 +126,8 @@ class SentenceTransformerEmbedder(Embeddings):
     def from_settings(cls, settings: Settings) -> "SentenceTransformerEmbedder":
         """Build an embedder from :class:`Settings`."""
         return cls(settings.embedding_model, sha256=settings.embedding_model_sha256,
-                   batch_size=settings.embedding_batch_size, device=settings.embedding_device)
+                   batch_size=settings.embedding_batch_size, device=settings.embedding_device,
+                   backend=settings.embedding_backend, cache_dir=settings.model_cache_dir)
 
     @property
     def model(self):
@@ -226,11 +237,68 @@ class SentenceTransformerEmbedder(Embeddings):
     #: Up to this many texts (a query, a ticket's sentences, a draft's candidate sentences)
     #: take the direct, padding-aware path; bulk encoding (ingest) goes through the library.
     SMALL_BATCH = 64
-    #: Fixed cost of one forward pass in padded tokens (~7 ms against ~0.25 ms a token on 2 cores).
+    #: Fixed cost of one PyTorch forward pass in padded tokens (~7 ms against ~0.25 ms a token
+    #: on 2 cores).
     FORWARD_OVERHEAD_TOKENS = 28
+    #: The same for ONNX Runtime (~2-3 ms a pass, the same cost per token).
+    ONNX_FORWARD_OVERHEAD_TOKENS = 12
+    #: Passes up to this many padded tokens run on ONNX Runtime; larger ones on PyTorch, whose
+    #: big batches are faster (16 x 200 tokens: 493 vs 553 ms; 4 x 200: 153 vs 146 ms).
+    ONNX_MAX_PADDED_TOKENS = 1024
 
-    def _token_lengths(self, texts: list[str]) -> list[int]:
-        """Token counts as the model will see them (truncated to its window)."""
+    @property
+    def active_backend(self) -> str:
+        """``"onnx"`` or ``"torch"``: what runs the small-batch path (resolves it on first call)."""
+        return "onnx" if self._onnx_transformer() is not None else "torch"
+
+    def _onnx_transformer(self):
+        """The ONNX Runtime transformer for small batches, or None for PyTorch.
+
+        Resolved once: ``backend="torch"`` or a non-CPU device never uses it; ``"auto"`` falls
+        back to PyTorch (logging why) when it cannot be built; ``"onnx"`` raises instead.
+        """
+        if self._onnx_resolved:
+            return self._onnx
+        model = self.model
+        with self._lock:
+            if not self._onnx_resolved:
+                self._onnx = self._build_onnx(model)
+                self._onnx_resolved = True
+        return self._onnx
+
+    def _build_onnx(self, model):
+        if self.backend == "torch" or (self.backend == "auto" and self.device != "cpu"):
+            return None
+        import torch
+
+        from kb.onnx_encoder import OnnxUnavailableError, default_cache_dir, load_onnx_transformer
+
+        try:
+            if self.device != "cpu":
+                raise OnnxUnavailableError(f"device {self.device!r}: the ONNX path runs on the CPU only")
+            return load_onnx_transformer(model, model_name=self.model_name, weights_sha256=self._sha256,
+                                         cache_dir=self.cache_dir or default_cache_dir(),
+                                         threads=torch.get_num_threads())
+        except OnnxUnavailableError as exc:
+            if self.backend == "onnx":
+                raise
+            self._onnx_fallback_reason = str(exc)
+            logging.getLogger(__name__).warning("embedding with PyTorch instead of ONNX Runtime: %s", exc)
+            return None
+
+    def backend_status(self) -> str:
+        """What runs the model, for an admin page; never loads anything."""
+        if not self._onnx_resolved:
+            return f"{self.backend} (decided when the model is first used)"
+        if self._onnx is not None:
+            return "ONNX Runtime for queries and sentences, PyTorch for bulk ingest"
+        if self._onnx_fallback_reason:
+            return f"PyTorch (ONNX Runtime not used: {self._onnx_fallback_reason})"
+        return "PyTorch"
+
+    def _tokenized(self, texts: list[str]) -> list | None:
+        """One ``tokenizers.Encoding`` per text, truncated to the model's window, or None
+        for slow tokenizers."""
         with self._length_lock:
             if self._length_backend is None:
                 _, backend = self._private_tokenizer()
@@ -238,34 +306,98 @@ class SentenceTransformerEmbedder(Embeddings):
                     backend.enable_truncation(self.max_tokens)
                 self._length_backend = backend or False
             if self._length_backend:
-                return [len(e.ids) for e in self._length_backend.encode_batch(texts)]
-        return [len(t.split()) for t in texts]  # slow tokenizers: words are close enough to group by
+                return self._length_backend.encode_batch(texts)
+        return None
+
+    def _padded_features(self, encodings: list) -> dict | None:
+        """The model's input tensors for already tokenised texts, padded as its tokenizer pads,
+        or None when this shortcut does not reproduce ``model.preprocess`` exactly (checked
+        once on probe sentences; then every text is tokenised by ``preprocess`` instead)."""
+        import torch
+
+        model = self.model
+        if self._feature_layout is None:
+            from kb.onnx_encoder import PROBES
+
+            layout: tuple | bool = False
+            reference = model.preprocess(list(PROBES))
+            tokenizer = getattr(model, "tokenizer", None)
+            pad_id = getattr(tokenizer, "pad_token_id", None)
+            encodings_ = self._tokenized(list(PROBES))
+            if pad_id is not None and encodings_ is not None:
+                keys = tuple(k for k in ("input_ids", "token_type_ids", "attention_mask") if k in reference)
+                extras = {k: v for k, v in reference.items() if not isinstance(v, torch.Tensor)}
+                candidate = (keys, int(pad_id), getattr(tokenizer, "padding_side", "right") == "left", extras)
+                built = self._build_features(encodings_, candidate)
+                if (set(built) == set(reference)
+                        and all(torch.equal(built[k], reference[k]) if isinstance(reference[k], torch.Tensor)
+                                else built[k] == reference[k] for k in reference)):
+                    layout = candidate
+            self._feature_layout = layout
+        if not self._feature_layout:
+            return None
+        return self._build_features(encodings, self._feature_layout)
+
+    @staticmethod
+    def _build_features(encodings: list, layout: tuple) -> dict:
+        import numpy as np
+        import torch
+
+        keys, pad_id, pad_left, extras = layout
+        width = max(len(e.ids) for e in encodings)
+        columns = {"input_ids": pad_id, "token_type_ids": 0, "attention_mask": 0}
+        features: dict = {}
+        for key in keys:
+            array = np.full((len(encodings), width), columns[key], dtype=np.int64)
+            for row, encoding in enumerate(encodings):
+                values = {"input_ids": encoding.ids, "token_type_ids": encoding.type_ids,
+                          "attention_mask": encoding.attention_mask}[key]
+                if pad_left:
+                    array[row, width - len(values):] = values
+                else:
+                    array[row, :len(values)] = values
+            features[key] = torch.from_numpy(array)
+        features.update(extras)
+        return features
 
     def _encode_small(self, texts: list[str]) -> "np.ndarray":
         """Encode a handful of texts in length-homogeneous forward passes.
 
-        Two savings over ``SentenceTransformer.encode``: its per-call bookkeeping (device
-        resolution walks every parameter: ~1 ms of a 12 ms query) and padding. One batch pads
-        every text to the longest: a 200-token conversation with seven 20-token sentences
-        costs 330 ms as one batch and 100 ms as two. The groups come from a small dynamic
-        programme over the texts sorted by length that trades padded tokens against the
-        fixed cost of a forward pass. Same vectors as :meth:`encode` (checked in the tests).
+        Three savings over ``SentenceTransformer.encode``: its per-call bookkeeping (device
+        resolution walks every parameter: ~1 ms of a 12 ms query), padding, and tokenising
+        twice. One batch pads every text to the longest: a 200-token conversation with seven
+        20-token sentences costs 330 ms as one batch and 100 ms as two. The groups come from
+        a small dynamic programme over the texts sorted by length that trades padded tokens
+        against the fixed cost of a forward pass. The texts are tokenised once, for both the
+        grouping and the model input. Same vectors as :meth:`encode` (checked in the tests).
         """
         import numpy as np
         import torch
 
+        from kb.onnx_encoder import sentence_embeddings
+
         model = self.model
-        lengths = self._token_lengths(texts)
+        runner = self._onnx_transformer()
+        overhead = self.FORWARD_OVERHEAD_TOKENS if runner is None else self.ONNX_FORWARD_OVERHEAD_TOKENS
+        encodings = self._tokenized(texts)
+        # Slow tokenizers: words are close enough to group by.
+        lengths = [len(e.ids) for e in encodings] if encodings is not None else [len(t.split()) for t in texts]
         order = sorted(range(len(texts)), key=lambda i: -lengths[i])
-        groups = padding_aware_groups([lengths[i] for i in order], self.FORWARD_OVERHEAD_TOKENS)
+        groups = padding_aware_groups([lengths[i] for i in order], overhead)
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         with torch.inference_mode():
             for start, end in groups:
                 members = order[start:end]
-                features = model.preprocess([texts[i] for i in members])
+                features = None
+                if encodings is not None:
+                    features = self._padded_features([encodings[i] for i in members])
+                if features is None:
+                    features = model.preprocess([texts[i] for i in members])
                 if self.device != "cpu":
                     features = {k: v.to(self.device) if hasattr(v, "to") else v for k, v in features.items()}
-                vectors = torch.nn.functional.normalize(model(features)["sentence_embedding"], p=2, dim=1)
+                small = features["input_ids"].numel() <= self.ONNX_MAX_PADDED_TOKENS
+                vectors = torch.nn.functional.normalize(
+                    sentence_embeddings(model, runner if small else None, features), p=2, dim=1)
                 out[members] = vectors.float().cpu().numpy()
         return out
 
@@ -310,7 +442,7 @@ _SHARED_LOCK = threading.Lock()
 def get_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     """One embedder per (model, device, batch size) per process."""
     key = (settings.embedding_model, settings.embedding_model_sha256, settings.embedding_device,
-           settings.embedding_batch_size)
+           settings.embedding_batch_size, settings.embedding_backend, settings.model_cache_dir)
     with _SHARED_LOCK:
         if key not in _SHARED:
             _SHARED[key] = SentenceTransformerEmbedder.from_settings(settings)

@@ -92,6 +92,12 @@ class KnowledgeBase:
             self._embedder = get_embedder(self.settings)
         return self._embedder
 
+    def embedding_runtime(self) -> str:
+        """What runs the embedding model (ONNX Runtime / PyTorch, and why), without loading it."""
+        embedder = self._raw_embedder()
+        status = getattr(embedder, "backend_status", None)
+        return status() if status else type(embedder).__name__
+
     def recorded_fingerprint(self) -> EmbeddingFingerprint | None:
         """Fingerprint of the model that made the stored vectors (None before the first write)."""
         stored = self.catalog.index_info(EMBEDDING_KEY)

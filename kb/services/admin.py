@@ -87,6 +87,7 @@ def overview(ws: Workspace, actor: CurrentUser) -> Overview:
         "Embedding model": s.embedding_model,
         "Vectors made by": _vectors_made_by(ws),
         "Embedding device": s.embedding_device,
+        "Embedding runtime": ws.kb.embedding_runtime(),
         "Chunk size (tokens)": f"{s.chunk_tokens} (overlap {s.chunk_overlap_tokens})",
         "Min. guidance confidence": f"{s.draft_min_confidence:.2f}",
         "Semantic risk layer": (f"threshold {s.semantic_risk_threshold:g}, margin {s.semantic_risk_margin:g}"

@@ -56,6 +56,7 @@ def test_settings_overview_and_audit_log(env):
     at = at.run()
     shown = dict(next(d.value for d in at.dataframe if "Setting" in d.value.columns).values)
     assert shown["Vectors made by"] == "KeywordEmbedder (256 dimensions)"
+    assert shown["Embedding runtime"] == "KeywordEmbedder"
     assert not at.warning  # the bundled model: its thresholds are the shipped ones
     audit = next(d.value for d in at.dataframe if "Action" in d.value.columns)
     assert "user_create" in set(audit["Action"])

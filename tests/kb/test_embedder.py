@@ -74,3 +74,26 @@ def test_padding_aware_groups_split_only_where_padding_costs_more_than_a_pass():
     lengths = [120, 100, 64, 60, 30, 28, 27, 5]
     groups = padding_aware_groups(lengths, overhead=28)
     assert [i for start, end in groups for i in range(start, end)] == list(range(len(lengths)))
+
+
+@pytest.mark.slow
+def test_small_batches_are_tokenised_once(embedder, monkeypatch):
+    embedder.encode(["prime the input layout check"])
+    calls = []
+    original = type(embedder.model).preprocess
+
+    def counting(self, *args, **kwargs):
+        calls.append(args)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(embedder.model), "preprocess", counting)
+    texts = ["where is my payout", "the creator asked about payouts " * 30, "ok"]
+    vectors = embedder.encode(texts)
+    assert calls == []  # the tokens that sized the groups are the model's input
+    monkeypatch.undo()
+    assert np.allclose(vectors, embedder.model.encode(texts, normalize_embeddings=True), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_default_backend_on_cpu_is_onnx_runtime(embedder):
+    assert embedder.backend == "auto" and embedder.active_backend == "onnx"

@@ -86,11 +86,17 @@ def test_after_warm_up_the_first_draft_does_not_load_the_model(tmp_path):
     thread = ws.start_warm_up()
     thread.join(timeout=120)
     assert ws.kb.embedder._model is not None
+    # The ONNX Runtime graph is loaded (or exported, once per machine) by the warm-up too.
+    assert ws.kb.embedder._onnx_resolved and ws.kb.embedder.active_backend == "onnx"
 
     def load_again():
         raise AssertionError("the first draft loaded the model again")
 
+    def build_again(model):
+        raise AssertionError("the first draft built the ONNX Runtime session")
+
     ws.kb.embedder._load = load_again
+    ws.kb.embedder._build_onnx = build_again
     draft = draft_reply(Ticket(text="is my money gone? my payout says on hold after I changed my bank"),
                         ws.retriever, ws.settings, DraftOptions())
     assert "14 days" in " ".join(c.quote for c in draft.citations)
