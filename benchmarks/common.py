@@ -13,7 +13,8 @@ def machine() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     packages = {}
-    for name in ("torch", "transformers", "sentence-transformers", "chromadb", "streamlit", "bm25s", "numpy"):
+    for name in ("torch", "transformers", "sentence-transformers", "onnxruntime", "chromadb", "streamlit", "bm25s",
+                 "numpy"):
         try:
             packages[name] = version(name)
         except PackageNotFoundError:

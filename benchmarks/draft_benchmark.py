@@ -54,7 +54,7 @@ def main() -> None:
         tickets = [json.loads(line) for line in (REPO / "demo" / "tickets.jsonl").read_text().splitlines() if line]
         # Model, risk exemplars and language detector load on first use: not part of a draft.
         draft_reply(Ticket(text="warm up: when is my payout sent?"), retriever, settings, DraftOptions())
-        result = {"machine": machine(),
+        result = {"machine": machine(), "embedding_runtime": kb.embedding_runtime(),
                   "tickets": len(tickets)}
         for phase in ("cold", "warm"):
             rows = [draft_reply(Ticket(text=t["text"], context=t.get("context", "")), retriever, settings,
