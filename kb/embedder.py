@@ -345,13 +345,12 @@ class SentenceTransformerEmbedder(Embeddings):
 
         keys, pad_id, pad_left, extras = layout
         width = max(len(e.ids) for e in encodings)
-        columns = {"input_ids": pad_id, "token_type_ids": 0, "attention_mask": 0}
         features: dict = {}
         for key in keys:
-            array = np.full((len(encodings), width), columns[key], dtype=np.int64)
+            attribute, pad = _ENCODING_FIELDS[key]
+            array = np.full((len(encodings), width), pad_id if pad is None else pad, dtype=np.int64)
             for row, encoding in enumerate(encodings):
-                values = {"input_ids": encoding.ids, "token_type_ids": encoding.type_ids,
-                          "attention_mask": encoding.attention_mask}[key]
+                values = getattr(encoding, attribute)
                 if pad_left:
                     array[row, width - len(values):] = values
                 else:
@@ -409,6 +408,11 @@ class SentenceTransformerEmbedder(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         """Embed a single query for LangChain callers."""
         return self.encode([text])[0].tolist()
+
+
+#: Model input name -> (``tokenizers.Encoding`` attribute, padding value; None = the pad token id).
+_ENCODING_FIELDS = {"input_ids": ("ids", None), "token_type_ids": ("type_ids", 0),
+                    "attention_mask": ("attention_mask", 0)}
 
 
 def padding_aware_groups(lengths_desc: Sequence[int], overhead: int) -> list[tuple[int, int]]:

@@ -155,14 +155,6 @@ def _export(model, input_names: tuple[str, ...], target: Path) -> None:
             os.unlink(temp)
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _graph_folder(cache_dir: Path, model_name: str, key: str, input_names: tuple[str, ...]) -> Path:
     import torch
     import transformers
@@ -187,6 +179,8 @@ def load_onnx_transformer(model, *, model_name: str, weights_sha256: str | None,
         OnnxUnavailableError: the model is not supported, onnxruntime/onnx are missing, the
             cache cannot be written, or the graph disagrees with PyTorch on the probes.
     """
+    from kb.embedder import sha256_file
+
     try:
         import onnxruntime
     except ImportError as exc:
@@ -196,7 +190,7 @@ def load_onnx_transformer(model, *, model_name: str, weights_sha256: str | None,
     graph, manifest_path = folder / "model.onnx", folder / "manifest.json"
     try:
         manifest = json.loads(manifest_path.read_text())
-        current = graph.is_file() and manifest.get("onnx_sha256") == _file_sha256(graph)
+        current = graph.is_file() and manifest.get("onnx_sha256") == sha256_file(graph)
     except (OSError, ValueError):
         current = False
     if not current:
@@ -204,7 +198,7 @@ def load_onnx_transformer(model, *, model_name: str, weights_sha256: str | None,
         try:
             _export(model, input_names, graph)
             manifest = {"format": EXPORT_FORMAT, "model": model_name, "inputs": list(input_names),
-                        "onnx_sha256": _file_sha256(graph)}
+                        "onnx_sha256": sha256_file(graph)}
             handle, temp = tempfile.mkstemp(prefix=".manifest-", dir=folder)
             with os.fdopen(handle, "w") as out:
                 json.dump(manifest, out, indent=2)

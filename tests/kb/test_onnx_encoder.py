@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from kb.config import BUNDLED_MODEL_SHA256
-from kb.embedder import SentenceTransformerEmbedder
-from kb.onnx_encoder import (OnnxUnavailableError, _export, _file_sha256, _graph_folder, _transformer_inputs,
-                             load_onnx_transformer, weights_key)
+from kb.embedder import SentenceTransformerEmbedder, sha256_file
+from kb.onnx_encoder import (OnnxUnavailableError, _export, _graph_folder, _transformer_inputs, load_onnx_transformer,
+                             weights_key)
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +37,7 @@ def test_exported_graph_gives_pytorch_vectors_and_is_reused(tmp_path):
     assert first.backend_status().startswith("ONNX Runtime for queries")
     graph = _graph(tmp_path)
     manifest = json.loads((graph.parent / "manifest.json").read_text())
-    assert manifest["onnx_sha256"] == _file_sha256(graph)
+    assert manifest["onnx_sha256"] == sha256_file(graph)
     # Small batches (the long text is truncated to the window as the library does it).
     assert np.allclose(first.encode(TEXTS), _reference(first), atol=1e-5)
 
@@ -53,7 +53,7 @@ def test_a_damaged_cached_graph_is_exported_again(tmp_path):
     graph.write_bytes(b"not an onnx graph")
     embedder = SentenceTransformerEmbedder(backend="onnx", cache_dir=tmp_path)
     assert embedder.active_backend == "onnx"
-    assert json.loads((graph.parent / "manifest.json").read_text())["onnx_sha256"] == _file_sha256(graph)
+    assert json.loads((graph.parent / "manifest.json").read_text())["onnx_sha256"] == sha256_file(graph)
     assert np.allclose(embedder.encode(TEXTS), _reference(embedder), atol=1e-5)
 
 
@@ -67,7 +67,7 @@ def _plant_wrong_graph(embedder, cache_dir) -> None:
     with __import__("torch").no_grad():
         wrong[0].auto_model.embeddings.word_embeddings.weight.mul_(0.5)
     _export(wrong, names, folder / "model.onnx")
-    (folder / "manifest.json").write_text(json.dumps({"onnx_sha256": _file_sha256(folder / "model.onnx")}))
+    (folder / "manifest.json").write_text(json.dumps({"onnx_sha256": sha256_file(folder / "model.onnx")}))
 
 
 def test_a_graph_that_disagrees_with_pytorch_is_never_used(tmp_path, caplog):
