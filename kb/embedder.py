@@ -228,15 +228,20 @@ class SentenceTransformerEmbedder(Embeddings):
 
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if len(texts) <= self.SMALL_BATCH and getattr(self.model, "preprocess", None) is not None:
-            return self._encode_small(list(texts))
+        if getattr(self.model, "preprocess", None) is not None:
+            texts = list(texts)
+            # Windows bound the tokenised texts held at once (LangChain callers may pass a corpus).
+            return np.concatenate([self._encode_direct(texts[start:start + self.BULK_WINDOW])
+                                   for start in range(0, len(texts), self.BULK_WINDOW)])
         vectors = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
                                     convert_to_numpy=True, show_progress_bar=False)
         return vectors.astype(np.float32, copy=False)
 
     #: Up to this many texts (a query, a ticket's sentences, a draft's candidate sentences)
-    #: take the direct, padding-aware path; bulk encoding (ingest) goes through the library.
+    #: are grouped by padding cost; larger lists (ingest) run in slices of ``batch_size``.
     SMALL_BATCH = 64
+    #: Larger lists are tokenised and sorted this many texts at a time.
+    BULK_WINDOW = 4096
     #: Fixed cost of one PyTorch forward pass in padded tokens (~7 ms against ~0.25 ms a token
     #: on 2 cores).
     FORWARD_OVERHEAD_TOKENS = 28
@@ -359,16 +364,19 @@ class SentenceTransformerEmbedder(Embeddings):
         features.update(extras)
         return features
 
-    def _encode_small(self, texts: list[str]) -> "np.ndarray":
-        """Encode a handful of texts in length-homogeneous forward passes.
+    def _encode_direct(self, texts: list[str]) -> "np.ndarray":
+        """Encode texts in forward passes over texts of similar token length, tokenising once.
 
-        Three savings over ``SentenceTransformer.encode``: its per-call bookkeeping (device
+        Savings over ``SentenceTransformer.encode``: its per-call bookkeeping (device
         resolution walks every parameter: ~1 ms of a 12 ms query), padding, and tokenising
-        twice. One batch pads every text to the longest: a 200-token conversation with seven
-        20-token sentences costs 330 ms as one batch and 100 ms as two. The groups come from
-        a small dynamic programme over the texts sorted by length that trades padded tokens
-        against the fixed cost of a forward pass. The texts are tokenised once, for both the
-        grouping and the model input. Same vectors as :meth:`encode` (checked in the tests).
+        twice. Up to :attr:`SMALL_BATCH` texts (a query, a ticket's or a passage's sentences)
+        are grouped by a small dynamic programme over the texts sorted by length that trades
+        padded tokens against the fixed cost of a forward pass: a 200-token conversation with
+        seven 20-token sentences costs 330 ms as one batch and 100 ms as two. Larger lists
+        (ingest, reindex) run in slices of ``batch_size`` over the texts sorted by token
+        length, where the library sorts by characters and tokenises every slice again
+        (1,404 chunks: 17.5 s against 18.3-19.1 s for ``encode`` at the same batch size).
+        Same vectors as the library (checked in the tests).
         """
         import numpy as np
         import torch
@@ -382,7 +390,11 @@ class SentenceTransformerEmbedder(Embeddings):
         # Slow tokenizers: words are close enough to group by.
         lengths = [len(e.ids) for e in encodings] if encodings is not None else [len(t.split()) for t in texts]
         order = sorted(range(len(texts)), key=lambda i: -lengths[i])
-        groups = padding_aware_groups([lengths[i] for i in order], overhead)
+        if len(texts) <= self.SMALL_BATCH:
+            groups = padding_aware_groups([lengths[i] for i in order], overhead)
+        else:
+            groups = [(start, min(start + self.batch_size, len(texts)))
+                      for start in range(0, len(texts), self.batch_size)]
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         with torch.inference_mode():
             for start, end in groups:

@@ -51,9 +51,34 @@ def test_small_batches_take_the_direct_path_with_the_same_vectors(embedder):
     assert direct.dtype == np.float32 and direct.shape == (3, 384)
     # The long text is truncated to the model's window exactly as the library does it.
     assert np.allclose(direct, via_library, atol=1e-5)
-    batched = embedder.encode(texts * 22)  # above the direct path's size: the library's batching
-    assert len(texts) * 22 > embedder.SMALL_BATCH
-    assert np.allclose(batched[:3], direct, atol=1e-5) and np.allclose(batched[-3:], direct, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_bulk_lists_run_in_batch_size_slices_sorted_by_tokens(embedder, monkeypatch):
+    import kb.onnx_encoder
+
+    words = "payout hold refund creator order account verification appeal strike video".split()
+    texts = [" ".join(words[(i + j) % len(words)] for j in range(3 + (i * 7) % 90)) for i in range(150)]
+    texts[5] = "my payout is on hold " * 200  # truncated to the window like the library does
+    assert len(texts) > embedder.SMALL_BATCH
+    shapes = []
+    original = kb.onnx_encoder.sentence_embeddings
+
+    def recording(model, runner, features):
+        shapes.append(tuple(features["input_ids"].shape))
+        return original(model, runner, features)
+
+    monkeypatch.setattr(kb.onnx_encoder, "sentence_embeddings", recording)
+    vectors = embedder.encode(texts)
+    monkeypatch.undo()
+    assert sum(rows for rows, _ in shapes) == len(texts)
+    assert all(rows <= embedder.batch_size for rows, _ in shapes)
+    widths = [width for _, width in shapes]
+    assert widths == sorted(widths, reverse=True) and widths[0] == embedder.max_tokens
+    library = embedder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    assert vectors.dtype == np.float32 and np.allclose(vectors, library, atol=1e-5)
+    monkeypatch.setattr(embedder, "BULK_WINDOW", 64)  # a corpus larger than one window
+    assert np.allclose(embedder.encode(texts), library, atol=1e-5)
 
 
 @pytest.mark.slow
