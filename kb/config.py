@@ -72,9 +72,10 @@ class Settings(BaseSettings):
                     "~92% of the true top 50 at 12k chunks (0.5 for some queries); 400 returns ~99% for ~0.4 ms more.")
     # Fusion of the ranked lists (weighted reciprocal rank). Chosen across three labelled sets
     # (demo tickets, dstc10, banking77): against the earlier k 60, equal weights, message 0.5,
-    # named documents 2, MRR@10 +0.030 / -0.006 / +0.010. `replydesk eval calibrate` fits them
-    # to a deployment's own labelled tickets.
-    rrf_k: int = Field(default=100, ge=1)
+    # named documents 2, MRR@10 +0.030 / -0.006 / +0.010. k went 100 -> 30 on 2026-12-01: equal
+    # or better on all four labelled sets, both metrics (benchmarks/README.md, "Fusion k").
+    # `replydesk eval calibrate` fits them to a deployment's own labelled tickets.
+    rrf_k: int = Field(default=30, ge=1)
     dense_weight: float = Field(default=2.0, ge=0, description="dense lists, relative to BM25")
     bm25_weight: float = Field(default=1.0, ge=0)
     entity_weight: float = Field(default=3.0, ge=0, description="lists within the documents the ticket names")

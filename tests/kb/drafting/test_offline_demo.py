@@ -372,3 +372,13 @@ def test_the_procedure_follows_the_category_the_cue_phrases_flag(retriever, dset
     assert draft.risk.escalation[0].doc_id in matrix
     assert {c.doc_id for c in draft.citations} <= matrix, draft.text
     assert "impersonat" not in draft.text.lower() and "parody" not in draft.text.lower()
+
+
+def test_a_threat_of_violence_follows_the_violent_threats_procedure(retriever, dsettings):
+    """t05's best single passage is the law-enforcement SOP's "threats to life" section, while
+    several passages of the violent-threats SOP rank just below it: the procedure is chosen by
+    the evidence of all its passages."""
+    row = ROWS["t05"]
+    draft = draft_reply(Ticket(text=row["text"], context=row["context"]), retriever, dsettings,
+                        DraftOptions(language="en"))
+    assert draft.risk.level == "high" and draft.risk.escalation[0].doc_id == "sop-violent-threats"
