@@ -83,6 +83,7 @@ class QueryPlan:
     context: str
     conversation: str
     dense_text: str = ""  # what the sentence encoder reads: the message and the latest context
+    named_text: str = ""  # where title linking looks for named documents: the user's words only
     subqueries: list[SubQuery] = field(default_factory=list)
 
 
@@ -166,12 +167,17 @@ def plan_query(ticket: Ticket, *, use_context: bool = True, turn_weight: float =
         ticket.context or "", ticket.text)
     turn = normalise_query(raw_turn)
     context = normalise_query(raw_context)
+    named_text = f"{context} {turn}".strip()
+    hints = normalise_query(ticket.search_hints) if ticket.search_hints else ""
+    if hints:
+        turn = f"{turn}\n{hints}".strip()
     conversation = f"{context} {turn}".strip()
     views = [conversation]
     if use_context and count_tokens is not None:
         views = dense_views(context, turn, count_tokens, window=window, context_tokens=context_tokens)
     dense_text = views[0]
-    plan = QueryPlan(turn=turn, context=context, conversation=conversation, dense_text=dense_text)
+    plan = QueryPlan(turn=turn, context=context, conversation=conversation, dense_text=dense_text,
+                     named_text=named_text)
     kinds = [k for k, on in (("dense", use_dense), ("bm25", use_bm25)) if on]
     for kind in kinds:
         plan.subqueries.append(SubQuery(kind, kind, dense_text if kind == "dense" else conversation))

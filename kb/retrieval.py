@@ -232,7 +232,7 @@ class Retriever:
         linked_titles: tuple[str, ...] = ()
         if any(q.linked for q in plan.subqueries):
             linker = self._linkers.get(generation, self.kb.catalog.active_titles)
-            linked_titles = tuple(link.title for link in linker.link(plan.conversation))
+            linked_titles = tuple(link.title for link in linker.link(plan.named_text))
         subqueries = [q for q in plan.subqueries if not q.linked or linked_titles]
         n = cfg.candidates
         base = filters or SearchFilters()

@@ -150,13 +150,18 @@ class Hit:
 
 @dataclass(frozen=True)
 class Ticket:
-    """A support ticket as the specialist pastes it."""
+    """A support ticket as the specialist pastes it.
+
+    ``search_hints`` are words the product adds to steer a search (a risk category's label):
+    searched with the message, but never read as the user naming a document.
+    """
 
     text: str
     context: str = ""
     channel: str | None = None
     region: str | None = None
     language: str | None = None
+    search_hints: str = ""
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,16 @@ def procedure_categories(ticket: Ticket, risk: RiskAssessment) -> tuple[str, ...
 
 
 def escalation_query(ticket: Ticket, risk: RiskAssessment) -> Ticket:
-    """The ticket with its procedure's category labels (:func:`procedure_categories`) appended
-    to its message, so that category's own SOP ranks first. A thread pasted into the ticket is
-    taken apart first: appended to the paste, the labels would join whichever turn was pasted
-    last, the oldest one in a feed copied newest first."""
+    """The ticket with its procedure's category labels (:func:`procedure_categories`) as
+    search hints, searched with its message, so that category's own SOP ranks first. A
+    thread pasted into the ticket is taken apart first: appended to the paste, the labels
+    would join whichever turn was pasted last, the oldest one in a feed copied newest first.
+    Hints are never read as the user naming a document: the label "Regulator, government or
+    law-enforcement request" linked the law-enforcement SOP by its title, so a data-protection
+    regulator's letter got that procedure."""
     labels = "; ".join(CATEGORY_LABELS[c] for c in procedure_categories(ticket, risk))
     turns = as_turns(ticket)
-    return replace(turns, text=f"{turns.text}\n{labels}".strip())
+    return replace(turns, search_hints=labels)
 
 
 #: Passages searched per passage returned: the procedure is chosen on the evidence of all of them.

@@ -109,3 +109,12 @@ def test_a_feed_in_the_earlier_conversation_box_is_put_oldest_first_so_its_lates
     assert plan.dense_text == "see? Customer: it says 'risk review'. how long will it take?"
     for unchanged in ("User: hi. Agent: hello.", "[9:00] User: hi. [9:05] Agent: hello.", "no labels at all"):
         assert chronological(unchanged) == unchanged
+
+
+def test_search_hints_are_searched_with_the_message_but_name_no_document():
+    plan = plan_query(Ticket(text="when will it arrive", context="about my payout", search_hints="Payout holds"),
+                      linked_weight=2.0)
+    labels = {q.label: q for q in plan.subqueries}
+    assert labels["bm25:turn"].text == "when will it arrive\nPayout holds"
+    assert labels["dense"].text.endswith("Payout holds")
+    assert plan.named_text == "about my payout when will it arrive"

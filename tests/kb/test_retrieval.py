@@ -208,3 +208,13 @@ def test_query_vectors_are_cached_unless_the_retriever_is_told_not_to(small_kb):
     assert uncached.search(query, k=2) == first
     assert uncached.with_config(uncached.config).search(query, k=2) == first
     assert len(embedder.calls) == before + 2
+
+
+def test_search_hints_steer_the_search_without_linking_the_title_they_share(small_kb):
+    retriever = Retriever(small_kb)
+    named = retriever.ranked_lists(Ticket(text="how long does it last", context="creator fund payouts"))
+    assert any(ranked.label.endswith(":linked") for ranked in named)
+    hinted = Ticket(text="how long does it last", search_hints="creator fund payouts")
+    lists = retriever.ranked_lists(hinted)
+    assert lists and not any(ranked.label.endswith(":linked") for ranked in lists)
+    assert retriever.search(hinted, k=1)[0].doc_id == "sop-payouts"  # the hint still steers

@@ -374,11 +374,14 @@ def test_the_procedure_follows_the_category_the_cue_phrases_flag(retriever, dset
     assert "impersonat" not in draft.text.lower() and "parody" not in draft.text.lower()
 
 
-def test_a_threat_of_violence_follows_the_violent_threats_procedure(retriever, dsettings):
-    """t05's best single passage is the law-enforcement SOP's "threats to life" section, while
-    several passages of the violent-threats SOP rank just below it: the procedure is chosen by
-    the evidence of all its passages."""
-    row = ROWS["t05"]
+@pytest.mark.parametrize("tid, procedure", [("t05", "sop-violent-threats"), ("t12", "sop-data-protection-requests")])
+def test_the_procedure_is_the_one_for_the_ticket_not_a_neighbour(tid, procedure, retriever, dsettings):
+    """t05 (a threat of violence): the law-enforcement SOP's "threats to life" section is the
+    best single passage while several violent-threats passages rank just below it, so the
+    procedure is chosen by the evidence of all its passages. t12 (a data-protection
+    regulator's letter): the category label "Regulator, government or law-enforcement
+    request" used to link the law-enforcement SOP by its title."""
+    row = ROWS[tid]
     draft = draft_reply(Ticket(text=row["text"], context=row["context"]), retriever, dsettings,
                         DraftOptions(language="en"))
-    assert draft.risk.level == "high" and draft.risk.escalation[0].doc_id == "sop-violent-threats"
+    assert draft.risk.level == "high" and draft.risk.escalation[0].doc_id == procedure
