@@ -50,9 +50,9 @@ def procedure_first(hits: list[Hit], k: int) -> list[Hit]:
     Which procedure applies is a question about documents: one passage of a neighbouring
     SOP can outrank each single passage of the right one ("threats to life" in the
     law-enforcement SOP for a threat of violence) while the right SOP has several passages
-    near the top. Demo high-risk tickets, typed, pasted as a feed and behind a long thread
-    (54 searches): the first procedure is a relevant one for 48 by the best passage and 50
-    by the sum (``rrf_k`` 30).
+    near the top. The flagged demo high-risk tickets, typed, pasted as a feed and behind a
+    long thread (52 searches, ``rrf_k`` 30): the first procedure was a relevant one for 48
+    by the best passage and 49 by the sum (52 once the category labels became search hints).
     """
     totals: dict[str, float] = {}
     for h in hits:
