@@ -32,11 +32,12 @@ import numpy as np
 from kb.config import Settings
 
 #: The grid searched by default (``bm25_weight`` is the fixed reference).
+#: The product's defaults (dense 2, k 30) sit inside it, so a fit can move either way.
 DEFAULT_GRID: dict[str, tuple[float, ...]] = {
-    "dense_weight": (0.5, 0.75, 1.0, 1.5, 2.0),
+    "dense_weight": (0.5, 0.75, 1.0, 1.5, 2.0, 3.0),
     "turn_weight": (0.0, 0.25, 0.5, 1.0),
     "entity_weight": (0.0, 1.0, 2.0, 3.0),
-    "rrf_k": (30, 60, 100),
+    "rrf_k": (20, 30, 60, 100),
 }
 METRICS = ("hit@5", "mrr@10")
 #: Settings are recommended only above this cross-validated gain on the chosen metric.
