@@ -50,7 +50,7 @@ class Settings(BaseSettings):
         description="What runs small batches (queries, ticket and passage sentences): 'onnx' = ONNX Runtime "
                     "on a graph exported locally from the model (~6 ms less per forward pass on 2 cores), "
                     "'torch' = PyTorch, 'auto' = ONNX Runtime when it can be built and matches PyTorch on "
-                    "probe sentences, else PyTorch. Bulk ingest always uses PyTorch.")
+                    "probe sentences, else PyTorch. Passes above 1,024 padded tokens (most of ingest) use PyTorch.")
     model_cache_dir: Path | None = Field(
         default=None, description="Where exported ONNX graphs are kept (default ~/.cache/replydesk; shared "
                                   "by every data home).")

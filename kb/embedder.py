@@ -296,7 +296,7 @@ class SentenceTransformerEmbedder(Embeddings):
         if not self._onnx_resolved:
             return f"{self.backend} (decided when the model is first used)"
         if self._onnx is not None:
-            return "ONNX Runtime for queries and sentences, PyTorch for bulk ingest"
+            return "ONNX Runtime for queries and sentences, PyTorch for large ingest batches"
         if self._onnx_fallback_reason:
             return f"PyTorch (ONNX Runtime not used: {self._onnx_fallback_reason})"
         return "PyTorch"

@@ -3,8 +3,8 @@
 A draft encodes a query, a ticket's sentences and a handful of passage sentences: many small
 forward passes. On 2 CPU cores PyTorch spends ~8 ms of Python and dispatch per pass before it
 computes anything; ONNX Runtime spends ~2 ms, at the same cost per token (measured in
-benchmarks/README.md). So small batches run through ONNX Runtime and bulk ingest stays on
-PyTorch, whose large batches are as fast or faster.
+benchmarks/README.md). So small batches run through ONNX Runtime and large ones (most of
+ingest) stay on PyTorch, which is as fast or faster there.
 
 The ONNX graph is exported locally from the already-loaded (and, for the bundled model,
 checksum-verified) PyTorch weights, once per machine, into a cache folder; nothing is

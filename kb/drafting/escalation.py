@@ -59,7 +59,7 @@ def procedure_first(hits: list[Hit], k: int) -> list[Hit]:
         totals[h.doc_id] = totals.get(h.doc_id, 0.0) + h.score
     if not totals:
         return []
-    winner = max(totals, key=lambda d: (totals[d], -next(i for i, h in enumerate(hits) if h.doc_id == d)))
+    winner = max(totals, key=totals.get)  # ties: the first maximum, i.e. the earliest-ranked document
     lead = next((h for h in hits if h.doc_id == winner and not h.is_internal),
                 next(h for h in hits if h.doc_id == winner))
     return [lead, *(h for h in hits if h is not lead)][:k]
