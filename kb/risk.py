@@ -172,10 +172,22 @@ _WILL = (
 _MINOR = (
     r"(?:\b(?:[1-9]|1[0-7]) ?(?:-| )?(?:years?|yrs?|yo|y/o|y\.o\.?)(?:[ -]old)?\b"
     r"|\((?:[1-9]|1[0-7])\)|\b(?:aged|age) (?:[1-9]|1[0-7])\b"
-    r"|\b(?:is|was|only|just) (?:[1-9]|1[0-7])\b(?! (?:minutes?|hours?|days?|weeks?|months?|percent|%))"
-    r"|\bminors?\b|\bunder ?age(?:d)?\b|\bkids?\b|\bchild(?:ren)?\b|\bpre-?teens?\b|\bteens?\b|\bteenagers?\b"
+    r"|\b(?:is|was|only|just|i'?m|i am|im) (?:[1-9]|1[0-7])\b(?! (?:minutes?|hours?|days?|weeks?|months?|percent|%|mins?|hrs?))"
+    r"|\bminors?\b|\bunder ?age(?:d)?\b|\bkids?\b|\bchild(?:ren)?\b|\bpre-?teens?\b|\bteens?\b|\bteenagers?\b|\bteenage\b"
+    r"|\b(?:young|little|underage) (?:girls?|boys?)\b"
     r"|\b(?:my|our|her|his) (?:little |younger |)(?:daughter|son|sister|brother|niece|nephew)\b"
     r"|\b(?:school ?(?:girls?|boys?|kids?))\b)"
+)
+# Verbs that put images in front of other people, every inflection spelled out ("share" +
+# "ed" is not "shared").
+_EXPOSE_VERB = (
+    r"(?:shar(?:e|es|ed|ing)|post(?:s|ed|ing)?|leak(?:s|ed|ing)?|send(?:s|ing)?|sent|releas(?:e|es|ed|ing)|"
+    r"upload(?:s|ed|ing)?|publish(?:es|ed|ing)?|expos(?:e|es|ed|ing)|forward(?:s|ed|ing)?|spread(?:s|ing)?)"
+)
+_MEDIA = r"(?:photos?|pics?|pictures?|images?|videos?|vids?|clips?|content|selfies)"
+_SEXUAL_MEDIA = (
+    rf"(?:nudes|(?:nude|naked|intimate|explicit|private|sexual) {_MEDIA}|sex ?tapes?|"
+    rf"(?:onlyfans|of|spicy|adult|18\+) {_MEDIA}|lewds)"
 )
 _OUTLETS = (
     r"(?:techcrunch|the verge|verge|bbc|cnn|nbc|abc news|cbs|fox news|sky news|reuters|bloomberg|"
@@ -302,22 +314,23 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
     ("child_safety", "minor", 0.5, _MINOR, False),
     ("child_safety", "adult_contact", 0.5,
      r"\b(?:grown (?:man|woman|men|adult)|older (?:man|men|guy)|(?:an |some )?adults?(?: (?:user|man|guy))?|stranger)\b"
-     r"|\bmessag(?:ed|ing|es) (?:her|him|them)\b|\b(?:asking|asked|asks|ask) (?:\w+ ){0,3}(?:for (?:pictures|pics|photos|nudes|selfies)|to (?:dm|meet|send|keep it secret|video ?call))\b"
+     r"|\bmessag(?:ed|ing|es) (?:her|him|them)\b|\b(?:asking|asked|asks|ask) (?:\w+ ){0,5}(?:for (?:pictures|pics|photos|nudes|selfies)|to (?:dm|meet|send|keep it secret|video ?call))\b"
      r"|\bkeep (?:it|this) (?:a )?secret\b|\bdm him\b|\bdm her\b|\bmeet (?:up|him|her) (?:in person|irl|alone)\b"
-     r"|\boffered (?:him|her|them) (?:gift ?cards|money|coins|gifts)\b|\bcreeps?\b|\bcreepy (?:man|guy|adult|dude)\b"
+     r"|\boffered (?:him|her|them) (?:gift ?cards|money|coins|gifts)\b"
+     r"|\b(?:offer|promis|pay)(?:s|es|ed|ing)? (?:\w+ ){0,3}(?:gift ?cards|money|cash|coins|gifts|robux|followers) (?:to|for|if)\b"
+     r"|\bcreeps?\b|\bcreepy (?:man|guy|adult|dude)\b"
      r"|\basking (?:her|him|them)?\s?(?:where (?:she|he|they) (?:lives?|goes? to school)|for (?:her|his|their) (?:address|location|school))\b|\bsnap(?:chat)?\b|\bsend (?:her|him) (?:pics|photos|nudes)\b", True),
     ("child_safety", "lying_age", 0.5,
      r"\b(?:lies|lying|lied|pretends?|pretending) (?:that |about )?(?:she'?s|he'?s|they'?re|being|her age|his age)\b", True),
     # ---- sexual_exploitation ----------------------------------------------------
     ("sexual_exploitation", "sextortion", 1.0,
-     r"\b(?:share|post|leak|send|release|upload|publish|expose)(?:s|ed|ing)? (?:my|our|her|his) (?:nudes|nude (?:photos|pics|videos)|"
-     r"sex ?tape|intimate (?:photos|pics|images|videos)|explicit (?:photos|pics|videos)|private (?:photos|pics|videos)|"
-     r"(?:onlyfans|of|spicy|adult|18\+) (?:content|pics|photos|videos)|lewds)\b"
+     rf"\b{_EXPOSE_VERB} (?:my|our|her|his) {_SEXUAL_MEDIA}\b"
      r"|\bsextort(?:ion|ing|ed)?\b|\brevenge porn\b", True),
     ("sexual_exploitation", "ncii", 1.0,
      r"\b(?:intimate|nude|naked|explicit|sexual|private) (?:photos?|pics?|images?|videos?|content|pictures?) (?:of (?:me|her|him|my \w+) )?"
      r"(?:without (?:my|her|his|their) (?:consent|permission)|that i (?:never|didn'?t) (?:share|consent))\b"
-     r"|\bdeep ?fake (?:porn|nudes?|sex)\b|\b(?:porn|nudes?|sex tape) of (?:me|her|him)\b|\bnon-?consensual\b", True),
+     r"|\bdeep ?fake (?:porn|nudes?|sex)\b|\b(?:porn|nudes?|sex tape) of (?:me|her|him)\b|\bnon-?consensual\b"
+     r"|\b(?:my|her|his) face (?:on|onto|into|in) (?:a |an |some )?(?:porn|nudes?|naked|explicit|sex)", True),
     ("sexual_exploitation", "blackmail_media", 1.0,
      r"\b(?:blackmail|extort|threaten)(?:s|ed|ing)? (?:me|her|him|us|them) (?:with|over|using) (?:my |our |her |his |some )?"
      r"(?:private|intimate|nude|naked|explicit|sexual|personal) (?:pictures|pics|photos|images|videos|content)\b"
@@ -326,9 +339,26 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
     ("sexual_exploitation", "selling_explicit", 1.0,
      r"\b(?:sell(?:s|ing)?|trad(?:e|es|ing)|shar(?:e|es|ing)) (?:explicit|nude|sexual|naked) (?:pics|pictures|photos|images|videos|content)\b"
      r"|\btrafficking\b|\bsex work(?:er)? (?:ads?|solicitation)\b", True),
-    ("sexual_exploitation", "nudes", 0.5, r"\b(?:nudes|sex ?tape|intimate (?:photos|videos|images)|porn)\b", True),
+    ("sexual_exploitation", "shared_without_consent", 1.0,
+     rf"\b(?:my|our|her|his) {_SEXUAL_MEDIA} "
+     r"(?:are|were|is|was|got|have been|has been|keep getting|keeps getting)? ?(?:being )?"
+     r"(?:shared|posted|leaked|sent|spread|uploaded|sold|going around|circulating|passed around)\b", True),
+    ("sexual_exploitation", "voyeurism", 1.0,
+     r"\b(?:upskirts?|downblouse|creep ?shots?|voyeur(?:ism|istic)?|peeping)\b"
+     r"|\b(?:hidden|secret|spy) ?cam(?:era)?s? (?:\w+ ){0,3}(?:changing|locker|dressing|bath) ?rooms?\b"
+     r"|\b(?:changing|locker|dressing|bath) ?rooms? (?:\w+ ){0,3}(?:hidden|secret|spy) ?cam(?:era)?s?\b", True),
+    ("sexual_exploitation", "nudes", 0.5,
+     rf"\b(?:{_SEXUAL_MEDIA}|porn|naked|undress(?:ed|ing)?|(?:in|from) (?:my|our|her|his)? ?bed|having sex)\b", True),
     ("sexual_exploitation", "pay_or", 0.5,
-     r"\b(?:unless i (?:pay|send)|if i (?:don'?t|dont) (?:pay|send)|pay them|send more money)\b", True),
+     r"\b(?:unless (?:i|we) (?:pay|send)|if (?:i|we) (?:don'?t|dont|do not) (?:pay|send)|pay (?:them|him|her)|send more money|"
+     r"wants? (?:\$ ?\d[\d,.]*|money|cash|payment)|(?:asking|asks|asked|demand(?:s|ed|ing)?) (?:me )?for (?:money|cash|payment)|"
+     r"(?:asking|asks|asked|demand(?:s|ed|ing)?) (?:\$ ?\d[\d,.]*))\b", True),
+    ("sexual_exploitation", "no_consent", 0.5,
+     r"\bwithout (?:my|her|his|their|our) (?:consent|permission|knowledge)\b|\bwithout (?:asking|telling) (?:me|her|him|us|them)\b"
+     r"|\bwithout (?:me|her|him|us|them) knowing\b|\b(?:never|didn'?t|did not) (?:agree|agreed|consent|consented)\b", True),
+    ("sexual_exploitation", "expose_threat", 0.5,
+     rf"\b(?:{_EXPOSE_VERB}|show(?:s|ed|n|ing)?) (?:\w+ ){{0,4}}(?:to |with )?(?:everyone|everybody|the internet|"
+     r"(?:my|all my) (?:family|parents|mom|mum|dad|friends|followers|school|classmates|boss|coworkers|colleagues|employer|work))\b", True),
     # ---- doxxing ----------------------------------------------------------------
     ("doxxing", "dox", 1.0, r"\bdox+(?:ed|ing|es|x?ed|x?ing)?\b", True),
     ("doxxing", "exposed_info", 1.0,
@@ -737,6 +767,10 @@ _BENIGN_EXEMPLARS: tuple[str, ...] = (
     "I am a manager for a small brand and want to start a campaign",
     "the lawyer in my video was an actor, why was it flagged",
     "how long do content removal appeals take",
+    "someone I blocked keeps messaging me from new accounts",
+    "my video was removed for nudity but nothing explicit was shown",
+    "someone copied my content and is selling it as their own",
+    "a creator took my coins and didn't give me what they promised",
 )
 
 #: A category is flagged when one ticket sentence reaches this cosine with one of its
@@ -882,6 +916,18 @@ def _gate_text(text: str, context: str, source: str, start: int, end: int) -> st
 #: a miss can cost a life (self-harm, threats, child safety) get no such gate: their false
 #: flags are the accepted price of recall; doxxing gets a deliberately broad one.
 _SEMANTIC_REQUIRES: dict[str, tuple[re.Pattern, ...]] = {
+    # Broad, like doxxing's: sexual content, coercion or exposure of images, or a minor.
+    # "Someone is selling my presets" or "using my photos to ask my followers for money"
+    # has none of them.
+    "sexual_exploitation": (
+        re.compile(r"\b(?:sex\w*|nude\w*|nudity|naked|undress\w*|intimate|explicit|porn\w*|lewd\w*|nsfw|"
+                   r"onlyfans|spicy|body|bodies|underwear|lingerie|topless|bed|deep ?fake\w*|private (?:parts|pics?|"
+                   r"pictures?|photos?|images?|videos?|vids?|content)|adult (?:site|website|page|account)|blackmail\w*|"
+                   r"extort\w*|threat\w*|unless|if (?:i|we) (?:don'?t|dont|do not|didn'?t)|leak\w*|expos\w*|"
+                   r"consent\w*|permission|agree\w*|without (?:me|her|him|us|them) knowing|hidden|spy|upskirt\w*|groom\w*|under ?age\w*|"
+                   r"minors?|child\w*|kids?|teen\w*|girls?|boys?|daughter|son|sister|brother|\d{1,2} ?(?:yo|years?))\b",
+                   re.IGNORECASE),
+    ),
     "public_figure_impersonation": (
         re.compile(rf"{_PUBLIC_FIGURE_WORD}|\b(?:fans|followers|star|influencer|creator|manage[rd]?|represent\w*|"
                    r"agency|talent)\b", re.IGNORECASE),

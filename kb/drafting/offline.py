@@ -106,6 +106,10 @@ _INJECTION = re.compile(
 _GREETING_LINE = re.compile(r"^\s*(?:hi|hello|dear|hey)\b[^.!?\n]{0,40},?\s*$", re.IGNORECASE)
 _QA = re.compile(r"^\s*Q:.*?\n\s*A:\s*(.*)$", re.DOTALL)
 _PLACEHOLDER = re.compile(r"\{([^{}]{1,60})\}")
+#: A template's salutation run into its first sentence ("Hi {name}, I'm sorry ..."), as text
+#: extracted from a PDF has it: the draft opens with its own greeting.
+_LEADING_SALUTATION = re.compile(r"^\s*(?:hi|hello|dear|hey)(?:\s+(?:\{[^{}]{1,60}\}|[A-Z][\w'-]*))?\s*,\s+(?=\S)",
+                                 re.IGNORECASE)
 _TEMPLATE_START = re.compile(r"^\s*>?\s*(?:hi|dear|hello) \{name\}", re.IGNORECASE)
 _ACK_START = re.compile(r"^(?:thank(?:s| you)|i'?m (?:so |really )?sorry|we'?re sorry)\b", re.IGNORECASE)
 
@@ -268,7 +272,12 @@ def candidates(hits: list[Hit]) -> list[_Candidate]:
 
 def _quotable(raw: str, hit: Hit, *, screened: bool, staff_passage: bool) -> str | None:
     """``raw`` as the user may be told it, or ``None`` when it is not for the user."""
-    if _GREETING_LINE.match(raw) or _INJECTION.search(raw) or len(raw.split()) < 4:
+    if _GREETING_LINE.match(raw) or _INJECTION.search(raw):
+        return None
+    rest = _LEADING_SALUTATION.sub("", raw, count=1)
+    if rest != raw:
+        raw = rest[:1].upper() + rest[1:]
+    if len(raw.split()) < 4:
         return None
     if screened and _speaks_to_specialist(raw, hit, staff_passage=staff_passage):
         return None

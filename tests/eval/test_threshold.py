@@ -63,9 +63,10 @@ def test_the_demo_tickets_reproduce_the_shipped_threshold(demo_kb, tmp_path, cap
     result = json.loads(capsys.readouterr().out)
     answerable = [r["confidence"] for r in result["tickets"] if r["set"] == "answerable" and not r["left_out"]]
     uncovered = [r["confidence"] for r in result["tickets"] if r["set"] == "not covered" and not r["left_out"]]
-    assert (result["answerable"], result["not_covered"]) == (len(answerable), len(uncovered)) == (31, 20)
+    # 32 answerable since 2026-12-01: a blocked user's new account is no longer flagged as child safety.
+    assert (result["answerable"], result["not_covered"]) == (len(answerable), len(uncovered)) == (32, 20)
     # High-risk tickets whose procedure is found never defer, so they do not count.
-    assert result["left_out"] == 21
+    assert result["left_out"] == 20
     chosen, current = result["chosen"], result["current"]
     assert max(u for u in uncovered if u < min(answerable)) < chosen["threshold"] < min(answerable)
     assert chosen["uncovered_answered"] == sum(u >= chosen["threshold"] for u in uncovered)

@@ -199,3 +199,38 @@ def test_normal_result_and_determinism() -> None:
 
 def test_empty_text() -> None:
     assert assess_risk("").level == "normal"
+
+
+# --------------------------------------------------------------------------- sexual exploitation, lexically
+@pytest.mark.parametrize("text", [
+    "he shared my nudes",  # "share" + "ed": the cue used to read only "shareed"
+    "my ex exposed her private photos",
+    "my nudes are being shared in a group chat and I never agreed to it",
+    "there's an account posting upskirt photos of women on the train",
+    "there are hidden camera videos from a changing room on this account",
+    "this guy has my nude pics and wants $200 or he sends them to my parents",
+    "he says if I don't send more pictures he'll show everyone the ones I sent",
+    "my ex posted a video of us in bed without asking me",
+    "someone edited my face onto porn and uploaded it",
+])
+def test_image_based_abuse_is_flagged_without_the_model(text: str) -> None:
+    assert "sexual_exploitation" in assess_risk(text).categories
+
+
+@pytest.mark.parametrize("text", [
+    "I'm 15 and an older guy says he'll share my pics unless I send more",
+    "a man is offering money to teenage girls for pictures",
+    "a man keeps asking my 12 year old daughter for photos of herself",
+])
+def test_minors_stating_their_age_or_offered_gifts_are_child_safety(text: str) -> None:
+    assert "child_safety" in assess_risk(text).categories
+
+
+@pytest.mark.parametrize("text", [
+    "I shared my video with my friends and now I want to delete it",
+    "we filmed a hidden camera prank in the mall, why was it removed",
+    "I'm 15 minutes late for my live, can I reschedule it",
+    "I paid for coins and the money was taken twice",
+])
+def test_ordinary_words_near_those_cues_stay_normal(text: str) -> None:
+    assert assess_risk(text).level == "normal"

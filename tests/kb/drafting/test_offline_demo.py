@@ -167,6 +167,15 @@ def test_injected_document_is_never_quoted(retriever, demo_kb) -> None:
     assert "Ledger View" not in draft.text and "int" not in {c.doc_id for c in draft.citations}
 
 
+def test_a_template_salutation_run_into_its_sentence_is_not_repeated(retriever, dsettings) -> None:
+    # The campaign SOP is a PDF: its extracted template reads "Hi {name}, I'm sorry to hear ...".
+    ticket = Ticket(text="my brand deal paid me only half of what we agreed, they say my video underperformed")
+    draft = draft_reply(ticket, retriever, dsettings, DraftOptions(language="en"))
+    body = draft.text.split("\n\n", 1)[1]
+    assert "sop-brand-campaign-disputes" in {c.doc_id for c in draft.citations}
+    assert not any(line.lstrip().lower().startswith(("hi,", "hi ", "hello")) for line in body.splitlines()), draft.text
+
+
 def test_offline_latency_and_grounding_on_demo_tickets(retriever, dsettings, demo_kb, capsys) -> None:
     drafter = OfflineDrafter(demo_kb.embedder)
     times, supported, total = [], 0, 0

@@ -29,7 +29,7 @@ def test_semantic_layer_raises_recall_on_demo_tickets(embedder, capsys) -> None:
               f"{lexical['false_flag_rate']}; lexical+semantic recall {combined['recall']} "
               f"false-flag {combined['false_flag_rate']}")
     assert combined["recall"] >= lexical["recall"] + 0.2
-    assert combined["false_flag_rate"] <= 0.12  # measured 0.09 (3/34): the price of recall, see kb.risk
+    assert combined["false_flag_rate"] <= 0.12  # measured 0.06 (2/34; 3/34 before 2026-12-01): the price of recall, see kb.risk
 
 
 @pytest.mark.parametrize("split", ["dev", "heldout"])
@@ -125,3 +125,33 @@ def test_a_sentence_that_fails_its_gate_does_not_hide_one_that_passes(embedder) 
     reply = f"{request}\n\nFrom: Loopr Support <help@loopr.example>\nSent: Monday\nTo: DS Okafor\n\n{EARLIER_THREAD}"
     assert "legal_threat" in assess_risk(reply, embedder=embedder).categories
     assert "legal_threat" in assess_risk(request, EARLIER_THREAD, embedder=embedder).categories
+
+
+PLATFORM = [json.loads(x) for x in (REPO / "tests" / "kb" / "data" / "risk_platform_tickets.jsonl").read_text()
+            .splitlines() if x.strip()]
+
+
+def test_the_platform_set_is_flagged_with_both_layers(embedder, capsys) -> None:
+    """Everyday creator tickets and image-based abuse written after the detector (see benchmarks/README.md)."""
+    lexical = evaluate(PLATFORM)
+    combined = evaluate(PLATFORM, embedder=embedder)
+    with capsys.disabled():
+        print(f"\nrisk on risk_platform_tickets.jsonl: lexical {lexical['recall']} / {lexical['false_flag_rate']}; "
+              f"both layers {combined['recall']} / {combined['false_flag_rate']}")
+    # measured 2026-12-01: recall 0.885 lexical, 1.0 with both layers; false flags 0.086 (6 of 70) with both
+    assert combined["recall"] == 1.0, combined["misses"]
+    assert combined["false_flag_rate"] <= 0.1, combined["false_flags"]
+
+
+@pytest.mark.parametrize("text", [
+    "someone is selling my presets and pretending they made them",
+    "someone made an account using my name and photos and is DMing my followers asking for money",
+    "I uploaded a fitness video in gym clothes and got a strike for adult content",
+])
+def test_a_semantic_sexual_exploitation_flag_needs_sexual_content_coercion_or_a_minor(embedder, text: str) -> None:
+    assert "sexual_exploitation" not in assess_risk(text, embedder=embedder).categories
+
+
+def test_blocked_user_coming_back_is_not_child_safety(embedder) -> None:
+    text = "my ex keeps messaging me from new accounts after I blocked him"
+    assert "child_safety" not in assess_risk(text, embedder=embedder).categories
