@@ -53,7 +53,8 @@ class ScoredTicket:
         high: labelled high-risk.
         lexical: the lexical cues flag it (whatever the thresholds).
         pairs: per sentence and category that carries the category's required elements,
-            ``(cosine with its best exemplar, advantage over the best ordinary exemplar)``.
+            ``(cosine with its best exemplar, advantage over the best ordinary exemplar)``, as
+            :func:`kb.risk.threshold_pairs` puts them (a life-safety category adds an eased pair).
     """
 
     high: bool
@@ -122,13 +123,15 @@ def load_risk_tickets(path: Path | str, *, all_normal: bool = False) -> list[dic
 
 def score_ticket(row: dict, layer) -> ScoredTicket:
     """Read ``row`` as the desk does and keep what the grid needs (see :class:`ScoredTicket`)."""
-    from kb.risk import lexical_categories
+    from kb.risk import lexical_categories, threshold_pairs
     from kb.thread import as_turns
     from kb.types import Ticket
 
     turns = as_turns(Ticket(text=row["text"], context=row["context"] or None))
     context = turns.context or ""
-    pairs = tuple((cos, cos - benign) for _category, cos, benign, *_ in layer.gated_scores(turns.text, context))
+    # As the layer reads them: life-safety categories are also flagged a little lower (kb.risk.threshold_pairs).
+    pairs = tuple(pair for category, cos, benign, *_ in layer.gated_scores(turns.text, context)
+                  for pair in threshold_pairs(category, cos, benign))
     return ScoredTicket(row["risk"] == "high", bool(lexical_categories(turns.text, context)), pairs)
 
 

@@ -186,7 +186,7 @@ _EXPOSE_VERB = (
 )
 _MEDIA = r"(?:photos?|pics?|pictures?|images?|videos?|vids?|clips?|content|selfies)"
 _SEXUAL_MEDIA = (
-    rf"(?:nudes|(?:nude|naked|intimate|explicit|private|sexual) {_MEDIA}|sex ?tapes?|"
+    rf"(?:nudes|(?:nude|naked|intimate|explicit|private|sexual|sex) {_MEDIA}|sex ?tapes?|"
     rf"(?:onlyfans|of|spicy|adult|18\+) {_MEDIA}|lewds)"
 )
 _OUTLETS = (
@@ -250,40 +250,89 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
      r"\b(?:end|ending|take|taking) (?:my|her|his|their|our) (?:own )?li(?:fe|ves)\b"
      r"|\b(?:end|ending) it(?: all)?\b(?! (?:with|between|for the day|early|here|now))"
      r"|\bwant (?:it )?(?:all )?to end\b|\b(?:want(?:s|ed)? to|wanna) die\b(?! (?:of|from|laughing|lol|lmao))|\bwish (?:i|she|he) (?:was|were) dead\b"
-     r"|\bbetter off dead\b|\bbetter off without me\b", False),
+     r"|\bbetter off dead\b|\bbetter (?:off )?without me\b"
+     # Standard warning-sign phrasings (suicide-risk screening questions ask about these).
+     r"|\b(?:go to )?sleep and (?:never|not) wake up\b"
+     r"|\b(?:everyone|everybody|people|they|the world|my family) (?:would be|'d be|will be|would all be) (?:so )?(?:happier|better off) without (?:me|him|her)\b"
+     r"|\b(?:feel|feels|felt|feeling) like (?:such )?(?:a |an )?(?:huge |total |big )?burden\b"
+     r"|\b(?:i'?m|i am|she'?s|she is|he'?s|he is) (?:just |such )?(?:a |an )?(?:huge |total |big )?burden\b", False),
     ("self_harm", "not_be_here", 1.0,
      r"\b(?:don'?t|do not|dont) want to (?:be here|be alive|live|exist)(?: anymore| any more)?\b"
-     r"|\b(?:won'?t|will not|wont|not going to|not gonna) be (?:around|here|alive)(?: much)? (?:much )?(?:longer|anymore|tomorrow|to see)\b"
+     r"|\b(?:won'?t|will not|wont|not going to|not gonna) be (?:around|here|alive)(?: much)? (?:much )?(?:longer|anymore|tomorrow|to see|"
+     r"next (?:week|month|year)|by then|for long|after (?:tonight|today|this week))\b"
      r"|\b(?:already )?(?:said|saying|say|written|wrote|writing) (?:my )?goodbyes? (?:to|for) (?:everyone|everybody|my (?:family|mom|mum|dad|"
      r"sister|brother|parents|kids|children|wife|husband|partner|friends|best friend))\b"
      r"|\b(?:no reason|what'?s the point|whats the point|no point|the point) (?:to|of|in) (?:living|live|life|being alive|going on|keep going|waking up)\b|\bcan'?t (?:go on|do this) anymore\b"
+     r"|\b(?:can'?t|cannot|don'?t think i can|do not think i can) (?:keep going|go on|hold on)(?: much| any)? (?:longer|anymore|any more)\b"
      r"|\bnobody would (?:even )?(?:notice|care|miss me) if i (?:was|were|died|disappeared)\b"
      r"|\bwish(?:es|ed)? (?:i|he|she|they) (?:was|were|had) never (?:been )?born\b|\b(?:talk\w* about|thinking about|think about|want to|going to|gonna|wanna) end(?:ing)? (?:things|it all)\b"
      r"|\b(?:saving|saved|stockpil\w+|hoard\w+) (?:up )?(?:my |her |his )?(?:meds|pills|medication|tablets)\b"
-     r"|\bsaying goodbye to everyone\b|\bgoodbye (?:note|letter|video)\b|\bsuicide (?:note|letter)\b", False),
+     r"|\bsaying goodbye to everyone\b|\bgoodbye (?:note|letter|video)\b|\bsuicide (?:note|letter)\b"
+     r"|\b(?:wrote|written|writing|left|leaving) my (?:final |last |goodbye )?(?:note|letters?)\b(?! (?:of|to|about|for|on|in)\b)"
+     r"|\b(?:i'?m|i am|im) ending (?:things|it all)\b(?! with\b)"
+     r"|\b(?:don'?t|do not|dont|can'?t|cannot) see myself (?:being )?(?:around|here|alive)\b", False),
     ("self_harm", "method", 1.0,
      r"\b(?:take|taking|took|swallow(?:ed|ing)?|overdos(?:e|ed|ing)(?: on)?) (?:all )?(?:of )?(?:my|the|her|his) "
      r"(?:pills|meds|medication|tablets|sleeping pills)\b|\boverdos(?:e|ed|ing)\b|\bjump(?:ing)? off (?:a|the|my) "
      # Standard warning-sign phrasing: an amount of medication taken at once.
      r"(?:bridge|roof|building)\b|\b(?:took|taken|swallowed|swallowing|taking) (?:a |the |all the |so many |too many )?"
-     r"(?:whole |entire |full )?(?:bottle|box|packet|pack|handful|lot|bunch|load)s? of (?:\w+ )?(?:pills|tablets|meds|medication|"
+     r"(?:whole |entire |full )?(?:bottle|box|packet|pack|handful|lot|bunch|load)s? of (?:\S+ ){0,2}(?:pills|tablets|meds|medication|"
      r"painkillers|paracetamol|tylenol|sleeping pills)\b|\b(?:took|swallowed) too many (?:pills|tablets|meds)\b|\bjump(?:ing)? off (?:a|the|my) "
      r"(?:bridge|roof|building)\b|\bself[- ]?harm(?:ing|ed)?\b(?! (?:prevention|awareness|policy|content|guidelines|rules|topics?|videos?))",
      True),
+    ("self_harm", "noose", 1.0, r"\bnoose\b|\bhang (?:my ?self|herself|himself)\b", True),
+    ("self_harm", "rope", 0.5, r"\b(?:have|got|bought|found|tied|tying|keep) (?:a |the |some )?rope\b", True),
     ("self_harm", "hopeless", 0.5,
-     r"\b(?:hopeless|worthless|no way out|give up on everything|can'?t take it anymore|nothing left to live for)\b"
+     r"\b(?:hopeless|worthless|no way out|give up on everything|can'?t take it anymore|nothing left to live for|"
+     r"(?:so )?tired of (?:everything|living|life|it all|being alive))\b"
      r"|\b(?:what'?s|whats|what is) the point(?: of (?:anything|it all|trying))? any ?more\b", True),
     # Weak alone (a creator may simply quit); with a hopelessness cue it is a farewell.
     ("self_harm", "final_post", 0.5,
      r"\b(?:this|it) (?:will|'?ll|is going to|gonna) be my (?:very )?last (?:video|post|stream|live|upload|message)\b"
-     r"|\bmy (?:very )?last (?:video|post|stream|message) ever\b", True),
+     r"|\bmy (?:very )?last (?:video|post|stream|message) ever\b"
+     r"|\b(?:post(?:ed|ing)?|live ?stream(?:ed|ing)?|went live|video|message|story|note|wrote|texted) (?:\w+ ){0,3}(?:saying|said|say) goodbye\b", True),
+    # Warning signs that add up: giving things away, apologising for everything, a farewell,
+    # and then nobody can reach the person.
+    ("self_harm", "gives_away", 0.5,
+     r"\bg(?:ive|ives|iving|ave|iven) away (?:all )?(?:of )?(?:my|her|his|their) (?:stuff|things|belongings|possessions|pets?|"
+     r"games|clothes|accounts?|cats?|dogs?|guitar|collection)\b|\bg(?:ive|ives|iving|ave|iven) away everything\b", True),
+    ("self_harm", "high_place", 0.5,
+     r"\b(?:on|from|at) (?:a|the|top of (?:a|the)) (?:roof|rooftop|ledge|edge of (?:a|the) (?:roof|bridge|cliff)|bridge|cliff)\b", True),
+    ("self_harm", "the_end", 0.5,
+     r"\b(?:this is|it'?s) the end\b|\bwon'?t be (?:posting|streaming|uploading|here) (?:again|anymore|any more)\b", True),
+    ("self_harm", "wont_need", 0.5,
+     r"\b(?:won'?t|will not|wont) (?:be needing|need) (?:my|her|his|their|it|them|this|these|any of (?:it|this)|anything)"
+     r"(?: \w+)? (?:after (?:tonight|today|this week|tomorrow)|anymore|any more|where i'?m going)\b", True),
+    ("self_harm", "has_a_plan", 0.5,
+     r"\b(?:i|she|he) (?:have|has|had|made|make) (?:a|the) plan\b(?! (?:for|to (?:grow|post|launch)))", True),
+    ("self_harm", "care_for_dependants", 0.5,
+     r"\b(?:look|looking|take|taking) (?:after|care of) (?:my|her|his) (?:dogs?|cats?|pets?|kids|children|plants)\b", True),
+    ("self_harm", "sorry_for_everything", 0.5,
+     r"\b(?:sorry|apologi[sz](?:e|es|ed|ing)) (?:to (?:everyone|everybody) )?for everything\b", True),
+    ("self_harm", "unreachable", 0.5,
+     r"\b(?:she|he)(?:'s| is)? (?:won'?t|will not|isn'?t|is not|not|doesn'?t|does not|hasn'?t|has not) (?:been )?"
+     r"(?:answer(?:ing)?|respond(?:ing)?|repl(?:y|ying)|pick(?:ing)? up)\b"
+     r"|\b(?:no ?one|nobody) can (?:reach|contact|find) (?:her|him)\b"
+     r"|\b(?:we|i|they|anyone) (?:can'?t|cannot|couldn'?t|could not) (?:reach|contact|find|get hold of) (?:her|him)\b", True),
     # ---- violent_threat ---------------------------------------------------------
     ("violent_threat", "will_harm", 1.0,
-     rf"\b{_WILL} (?:\w+ ){{0,2}}(?:kill|murder|stab|shoot|hurt|beat up|beat the \w+ out of|attack|strangle|burn down|burn|torch|set fire to|bomb|blow up) "
+     rf"\b{_WILL} (?:\w+ ){{0,2}}(?:kill|murder|stab|shoot|hurt|beat up|beat the \w+ out of|attack|strangle|burn down|burn|torch|set fire to|bomb|blow up|"
+     r"throw acid (?:on|at|in the face of)|pour acid (?:on|over)) "
      r"(?:you|u|me|us|him|her|them|someone|somebody|everyone|every1|people|your \w+|my \w+|his \w+|the \w+|whoever)\b", True),
+    ("violent_threat", "get_hurt", 0.5,
+     r"\b(?:people|someone|somebody|some1|you|your staff|everyone) (?:will|are going to|is going to|gonna|'?s gonna|'?re gonna|'ll) "
+     r"(?:get|be) (?:hurt|killed|injured)\b", True),
+    ("violent_threat", "bring_security", 0.5,
+     r"\b(?:better|should|might want to) (?:have|get|hire|bring) (?:\w+ )?(?:security|guards|bodyguards|police)\b"
+     r"|\bi'?ll be (?:there|waiting)\b|\bi will be (?:there|waiting)\b", True),
+    ("violent_threat", "break_face", 1.0,
+     r"\bbreak (?:his|her|your|their|ur|some(?:one|body)'?s?) (?:face|legs?|arms?|neck|jaw|nose|skull|bones?|teeth)\b", True),
+    ("violent_threat", "see_what_happens", 0.5, r"\b(?:you'?ll|you will|u'?ll|then you'?ll) see what happens\b", True),
+    ("violent_threat", "acid_or_backs", 1.0,
+     r"\b(?:acid attack|(?:throw|threw|throwing|pour|poured|pouring) acid)\b|\bwatch (?:your|their|his|her|ur) backs?\b", True),
     ("violent_threat", "shoot_up", 1.0,
      r"\b(?:shoot(?:ing)?|shot) up (?:a |the |my |our |your |this )?(?:school|office|hq|headquarters|building|mall|church|"
-     r"mosque|synagogue|event|concert|place|club|party|class)\b", True),
+     r"mosque|synagogue|event|concert|place|club|party|class|meet ?-?up|convention|con|festival|stream|signing)\b", True),
     ("violent_threat", "death_threat", 1.0,
      r"\bdeath threats?\b|\bthreat(?:s|en(?:ed|ing|s)?)? to (?:kill|murder|stab|shoot|hurt|rape)\b|\bbomb threat\b", True),
     ("violent_threat", "know_where_live", 1.0,
@@ -300,7 +349,9 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
      r"|\bfind where (?:your|you) (?:office|live|work|hq)\b|\bwhere your office is\b", True),
     ("violent_threat", "pay_regret", 0.5,
      r"\b(?:you(?:'ll| will)|you all|y'?all|gonna|going to) (?:all )?(?:pay for (?:this|it)|regret (?:this|it)|make you (?:regret|pay))\b"
-     r"|\bmake you (?:regret|pay)\b|\bpay for (?:this|it)\b", True),
+     r"|\bmake you (?:regret|pay)\b|\bpay for (?:this|it)\b"
+     r"|\bmake (?:you all|y'?all|them|everyone|every ?one of you|the (?:whole |entire )?\w+(?: team)?) (?:pay|regret|suffer)\b", True),
+    ("violent_threat", "nothing_to_lose", 0.5, r"\b(?:i'?ve|i have|i've got|got) nothing (?:left )?to lose\b", True),
     # ---- child_safety -----------------------------------------------------------
     ("child_safety", "csam", 1.0,
      r"\b(?:csam|cp|child porn(?:ography)?|child sexual abuse|child abuse|abused child|groom(?:ing|ed|er|s)?|pedo(?:phile)?s?|"
@@ -320,6 +371,10 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
      r"|\b(?:offer|promis|pay)(?:s|es|ed|ing)? (?:\w+ ){0,3}(?:gift ?cards|money|cash|coins|gifts|robux|followers) (?:to|for|if)\b"
      r"|\bcreeps?\b|\bcreepy (?:man|guy|adult|dude)\b"
      r"|\basking (?:her|him|them)?\s?(?:where (?:she|he|they) (?:lives?|goes? to school)|for (?:her|his|their) (?:address|location|school))\b|\bsnap(?:chat)?\b|\bsend (?:her|him) (?:pics|photos|nudes)\b", True),
+    ("child_safety", "adult_age", 0.5, r"\b(?:[2-9]\d|1[89]) ?(?:-| )?(?:years?|yrs?|yo|y/o)(?:[ -]old)?\b|\bin (?:his|her|their) (?:[2-9]0s|twenties|thirties|forties|fifties)\b", True),
+    ("child_safety", "minor_exposed", 0.5,
+     r"\b(?:in the bath|bath ?time|in (?:the|a) shower|undress\w*|naked|in (?:their|her|his) underwear|no clothes|"
+     r"(?:weird|creepy|sexual|gross|inappropriate|pervy|dirty) (?:stuff|comments?|messages?|things))\b", True),
     ("child_safety", "lying_age", 0.5,
      r"\b(?:lies|lying|lied|pretends?|pretending) (?:that |about )?(?:she'?s|he'?s|they'?re|being|her age|his age)\b", True),
     # ---- sexual_exploitation ----------------------------------------------------
@@ -364,10 +419,11 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
     ("doxxing", "exposed_info", 1.0,
      r"\b(?:post(?:ed|ing|s)?|leak(?:ed|ing|s)?|shar(?:ed|ing|es)|publish(?:ed|ing|es)?|reveal(?:ed|ing|s)?|"
      r"expos(?:ed|ing|es)|spread(?:ing|s)?|put|puts|putting|broadcast(?:ed)?|tweet(?:ed)?) "
-     r"(?:out )?(?:my|her|his|our|their|my (?:mom|dad|mum|family)'?s?) "
+     r"(?:out )?(?:my|her|his|our|their|my (?:mom|dad|mum|family|daughter|son|kids?|child|children|sister|brother|wife|husband|partner)'?s?) "
      r"(?:(?:home|house|real|full|personal|private|current|work|exact|legal) )?"
      r"(?:address|phone ?number|number|location|real name|full name|identity|workplace|work address|school|"
-     r"ssn|social security|ip address|family'?s? (?:address|names))\b"
+     r"ssn|social security|ip address|family'?s? (?:address|names)|licen[sc]e plates?|number plates?|plate number|"
+     r"daily routine|schedule)\b"
      r"(?! (?:change|changes|update|updates|field|label|bar|book|line|details|verification|form|settings))", True),
     ("doxxing", "info_was_exposed", 1.0,
      r"\b(?:my|her|his|our|their) (?:(?:home|house|real|full|personal|private|work|exact) )?"
@@ -399,7 +455,9 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
      r"\b(?:get|getting|got|bring|bringing) (?:my |the |our )?(?:attorneys?|lawyers?|solicitors?|legal (?:team|counsel)|lawer) involved\b"
      r"|\b(?:my|our) legal (?:representatives?|rep)\b|\b(?:file|filing|issue|issuing|start|starting) (?:legal |court )?proceedings\b"
      r"|\binstructed to (?:file|sue|act|proceed)\b|\bretain(?:ed|ing)? (?:legal )?(?:counsel|a lawyer|an attorney|a solicitor)\b"
-     r"|\bletter to your legal (?:department|team)\b|\bfinal warning before (?:legal|i|we|court)\b", True),
+     r"|\bletter to your legal (?:department|team)\b|\bfinal warning before (?:legal|i|we|court)\b"
+     r"|\b(?:file|filing|bring|bringing) (?:a )?suit\b|\b(?:our|this) (?:law )?firm represents\b"
+     r"|\bintend(?:s)? to (?:sue|file|pursue legal|take legal|commence)\b", True),
     ("legal_threat", "formal_notice", 0.5, r"\bformal notice\b|\bon behalf of (?:my|our) client\b|\bcounsel for\b|\bpreserve (?:all )?(?:records|evidence|data)\b", True),
     # ---- regulator_request ------------------------------------------------------
     ("regulator_request", "regulator", 0.6, _REGULATORS, False),
@@ -408,6 +466,8 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
      rf"(?:with|to) (?:the )?{_REGULATORS}", True),
     ("regulator_request", "official_request", 0.5,
      r"\b(?:information|data|records?|disclosure|preservation|production) request\b|\brequest(?:ing)? (?:information|records|data|details)\b"
+     r"|\b(?:we|i) (?:need|require|request|are requesting|would like) (?:\w+ ){0,2}(?:information|records|documents|details) "
+     r"(?:on|about|regarding|concerning)\b"
      r"|\bunder (?:article|section|regulation) \d+\b|\barticle \d+ (?:of the )?(?:gdpr|dsa)\b|\bsubpoena\b|\bwarrant\b"
      r"|\bcourt order\b|\bon behalf of the\b|\b(?:writing|contacting you|calling|reaching out) (?:from|on behalf of) (?:the )?\w+|\binvestigat(?:ion|ing)\b|\binquiry\b|\bcomplaint ref\b|\bremoval notice\b|\bnotice we issued\b", True),
     ("regulator_request", "law_enforcement", 0.5,
@@ -422,15 +482,22 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
      rf"\b(?:i|we) (?:write|report|work|freelance|contribute|am writing|'m writing|m writing)(?: \w+){{0,3}} (?:for|at|with) (?:the )?{_OUTLETS}\b"
      rf"|\b(?:journalist|reporter|correspondent|editor|producer|writer|columnist|contributor)s? (?:at|with|for|from) (?:the )?{_OUTLETS}\b"
      rf"|\b{_OUTLETS} (?:journalist|reporter|correspondent|editor|producer|writer|columnist)\b", True),
+    ("press_enquiry", "writer_for_publication", 0.5,
+     r"\b(?:(?:i|we) (?:write|report|work|freelance|contribute|am writing|'m writing|m writing)|"
+     r"(?:journalist|reporter|correspondent|editor|producer|writer|columnist)s?) (?:for|at|with|from) (?:a|an|the|our) "
+     r"(?:\w+ ){0,2}(?:newspaper|magazine|newsletter|publication|outlet|news ?(?:site|website|channel|station|desk)|"
+     r"paper|radio (?:station|show)|tv (?:station|show|channel))\b"
+     r"|\b(?:this is|i'?m|i am) \w+ (?:from|with|at) (?:the |a |an )?(?:\w+ ){0,2}(?:news ?desk|newsroom|news|newspaper|tv|radio|"
+     r"station|magazine)\b", True),
     ("press_enquiry", "journalist", 0.5,
      r"\b(?:journalists?|reporters?|correspondents?|news ?desk|newsroom|press office|media enquiry|media inquiry|press enquiry|press inquiry)\b", True),
     ("press_enquiry", "story", 0.5,
      r"\blooking into\b|\b(?:running|writing|working on|preparing|doing|publishing|putting together|reporting) (?:a |an |the )?(?:\w+ )?"
      r"(?:story|piece|article|segment|report|feature|investigation|exposé|expose|podcast episode)\b", True),
     ("press_enquiry", "comment", 0.5,
-     r"\b(?:for|request for|seeking|looking for|would like|like a|provide|give|offer) (?:a |an |your |any )?(?:comment|statement)\b"
+     r"\b(?:for|request for|seeking|looking for|would like|like a|would love|love a|provide|give|offer) (?:a |an |your |any )?(?:comment|statement)\b"
      r"|\b(?:could|can|would|will) you (?:comment|confirm)\b|\bon the record\b|\boff the record\b|\bfor publication\b|\bby (?:our )?deadline\b"
-     r"|\bavailable for (?:an )?interview\b|\bcomment by\b|\bspokes(?:person|man|woman)\b|\bmedia relations\b", True),
+     r"|\bavailable for (?:an )?interview\b|\b(?:like|love|request|requesting|arrange|schedule) an interview\b|\bcomment by\b|\bspokes(?:person|man|woman)\b|\bmedia relations\b", True),
     ("press_enquiry", "outlet", 0.4, _OUTLETS, False),
     ("press_enquiry", "big_audience", 0.5,
      r"\b(?:podcast|newsletter|channel|blog|show|audience|platform) (?:\w+ ){0,2}(?:has|with|of|reaches) (?:over |almost |like )?\d[\d.,]* ?(?:k|m|million|thousand)? "
@@ -607,6 +674,11 @@ _EXEMPLARS: dict[str, tuple[str, ...]] = {
         "by the time you read this I will be gone",
         "my brother is standing on a bridge and says he will jump",
         "I gave away my stuff because I won't need it after this week",
+        "I wish I could go to sleep and never wake up",
+        "everyone would be better off without me",
+        "I feel like such a burden to everyone",
+        "I've made up my mind and tonight is the night",
+        "please look after my dog for me after I'm gone",
     ),
     "violent_threat": (
         "someone said they will be waiting outside my school to stab me",
@@ -778,6 +850,27 @@ _BENIGN_EXEMPLARS: tuple[str, ...] = (
 #: ``tests/kb/data/risk_tickets.jsonl`` (all 182 rows); see :func:`evaluate`.
 SEMANTIC_THRESHOLD = 0.50
 SEMANTIC_MARGIN = 0.05
+#: The categories where a miss can cost a life are also flagged up to this much below the
+#: threshold (0.48 with the shipped 0.50) when the sentence beats the ordinary exemplars by
+#: twice the margin. Chosen on messages written for the purpose (benchmarks/README.md, "Fresh
+#: phrasings"): 2 more of 20 high-risk messages flagged there, then 2 more of 24 written after.
+LIFE_SAFETY_EASING = 0.02
+LIFE_SAFETY_CATEGORIES = frozenset({"self_harm", "violent_threat", "child_safety"})
+
+
+def threshold_pairs(category: str, cosine: float, benign: float) -> tuple[tuple[float, float], ...]:
+    """How a sentence's scores meet the thresholds: it is flagged for ``category`` when, for
+    one pair, the first value reaches the threshold and the second the margin.
+
+    Args:
+        category: the risk category.
+        cosine: the sentence's cosine with the category's best exemplar.
+        benign: its cosine with the best ordinary-ticket exemplar.
+    """
+    advantage = cosine - benign
+    if category not in LIFE_SAFETY_CATEGORIES:
+        return ((cosine, advantage),)
+    return (cosine, advantage), (cosine + LIFE_SAFETY_EASING, advantage / 2)
 
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 
@@ -872,7 +965,8 @@ class SemanticRiskLayer:
         for score in self.scores(text, context):
             category, cos, benign, source, start, end = score
             # Thresholds first: the required-element patterns are the costly part.
-            if category in done or cos < self.threshold or cos - benign < self.margin:
+            if category in done or not any(c >= self.threshold and a >= self.margin
+                                           for c, a in threshold_pairs(category, cos, benign)):
                 continue
             if not self._carries_required(text, context, *score):
                 continue
@@ -924,13 +1018,18 @@ _SEMANTIC_REQUIRES: dict[str, tuple[re.Pattern, ...]] = {
                    r"onlyfans|spicy|body|bodies|underwear|lingerie|topless|bed|deep ?fake\w*|private (?:parts|pics?|"
                    r"pictures?|photos?|images?|videos?|vids?|content)|adult (?:site|website|page|account)|blackmail\w*|"
                    r"extort\w*|threat\w*|unless|if (?:i|we) (?:don'?t|dont|do not|didn'?t)|leak\w*|expos\w*|"
-                   r"consent\w*|permission|agree\w*|without (?:me|her|him|us|them) knowing|hidden|spy|upskirt\w*|groom\w*|under ?age\w*|"
+                   r"consent\w*|agree\w*|without (?:me|her|him|us|them) knowing|hidden|spy|upskirt\w*|groom\w*|under ?age\w*|"
                    r"minors?|child\w*|kids?|teen\w*|girls?|boys?|daughter|son|sister|brother|\d{1,2} ?(?:yo|years?))\b",
                    re.IGNORECASE),
     ),
     "public_figure_impersonation": (
         re.compile(rf"{_PUBLIC_FIGURE_WORD}|\b(?:fans|followers|star|influencer|creator|manage[rd]?|represent\w*|"
                    r"agency|talent)\b", re.IGNORECASE),
+        # ... and someone pretending: a famous singer who followed the user is good news.
+        re.compile(r"\b(?:impersonat\w*|pretend\w*|posing|poses|pose as|claim\w* to be|fake\w*|cop(?:y|ied|ies|ying)|"
+                   r"clon\w*|(?:using|uses|used) (?:\w+ ){0,3}(?:name|photos?|pictures?|pics|face|likeness|voice|logo)|"
+                   r"deep ?fake\w*|scam\w*|parody|fan (?:account|page)|isn'?t (?:really )?(?:her|him|them|me)|"
+                   r"not (?:really )?(?:her|him|them|me)\b)", re.IGNORECASE),
     ),
     # Broad on purpose (doxxing is a safety category): either something is being exposed, or
     # something that finds or identifies a person is named. "Someone used my card without
@@ -957,7 +1056,9 @@ _SEMANTIC_REQUIRES: dict[str, tuple[re.Pattern, ...]] = {
                    r"without (?:me|my)|(?:didn'?t|did not|never) (?:make|made|buy|bought|authori[sz]e\w*|add\w*|"
                    r"change\w*|do|did|spend|spent|send|sent|request\w*)|(?:don'?t|do not) recogni[sz]e|"
                    r"locked out|lost access|suspicious|log(?:ged)? ?in|sign(?:ed)? ?in|took over|taken over|"
-                   r"stole|stolen|scam\w*|phish\w*|fraud\w*|new device|not mine|isn'?t mine)", re.IGNORECASE),
+                   r"stole|stolen|thie(?:f|ves)|hijack\w*|scam\w*|phish\w*|fraud\w*|new device|not mine|isn'?t mine|"
+                   r"(?:bank|account|card|device|email|phone|number|method) (?:that )?(?:i|we) (?:don'?t|do not|didn'?t|did not) "
+                   r"(?:know|recogni[sz]e|add|set up|own))", re.IGNORECASE),
     ),
 }
 

@@ -13,6 +13,8 @@ from tests.conftest import DEMO_KB, make_settings
 
 TICKETS = DEMO_KB.parent / "tickets.jsonl"
 NOT_COVERED = DEMO_KB.parent / "tickets_not_covered.jsonl"
+POLICE = next(row["text"] for row in map(json.loads, TICKETS.read_text(encoding="utf-8").splitlines())
+              if row["id"] == "t11")
 KNIFE = ("a guy in my comments said he knows what school I go to and he'll be waiting for me with a knife on "
          "monday. i'm scared to go")
 
@@ -86,19 +88,22 @@ def test_another_model_gets_settings_that_catch_what_the_shipped_ones_miss(proje
     settings = make_settings(tmp_path / "h", embedding_model=str(projected_model))
     result = fit_risk_thresholds(settings, TICKETS, NOT_COVERED)
     current, chosen = result["current"], result["chosen"]
-    # With the shipped 0.50 / 0.05 this model misses a knife threat and a police request
-    # about a missing child.
-    assert current["misses"] == 2 and {r["ticket"][:20] for r in result["wrong_now"] if r["label"] == "high"} == {
-        KNIFE[:20], "This is DS Okafor, N"}
+    # With the shipped 0.50 / 0.05 this model misses a police request about a missing child.
+    # (It missed the knife threat too until threats were read with an eased threshold,
+    # kb.risk.threshold_pairs.)
+    # (ticket text in the report is redacted and cut short)
+    assert current["misses"] == 1 and {r["ticket"][:20] for r in result["wrong_now"] if r["label"] == "high"} == {
+        POLICE[:20]}
     assert chosen["misses"] == 0 and chosen["false_flags"] <= current["false_flags"]
     assert result["recommend"] is True
-    # The recommended values, set as the desk sets them, flag the threat.
+    # The recommended values, set as the desk sets them, flag the request.
     embedder = get_embedder(settings)
-    assert not assess_risk(KNIFE, embedder=embedder).is_high
-    fitted = assess_risk(KNIFE, embedder=embedder, semantic_threshold=float(
+    assert assess_risk(KNIFE, embedder=embedder).is_high
+    assert not assess_risk(POLICE, embedder=embedder).is_high
+    fitted = assess_risk(POLICE, embedder=embedder, semantic_threshold=float(
         result["env"]["REPLYDESK_SEMANTIC_RISK_THRESHOLD"]), semantic_margin=float(
         result["env"]["REPLYDESK_SEMANTIC_RISK_MARGIN"]))
-    assert fitted.is_high and "violent_threat" in fitted.categories
+    assert fitted.is_high  # as a legal or law-enforcement case: either category routes it to Legal
     # ... and so does the desk once they are in the settings.
     from ingest.pipeline import Ingestor
     from kb.drafting.service import draft_reply
@@ -107,11 +112,11 @@ def test_another_model_gets_settings_that_catch_what_the_shipped_ones_miss(proje
     from kb.types import Ticket
 
     (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "threats.md").write_text("# Threats of violence\n\nA threat to hurt someone is escalated to "
-                                                  "the safety team at once.\n", encoding="utf-8")
+    (tmp_path / "docs" / "police.md").write_text("# Police requests\n\nA request from the police is passed to the "
+                                                 "law-enforcement response team at once.\n", encoding="utf-8")
     for values, level in (({}, "normal"), ({"semantic_risk_threshold": chosen["threshold"],
                                             "semantic_risk_margin": chosen["margin"]}, "high")):
         desk = settings.model_copy(update={"llm_provider": "none", **values})
         kb = KnowledgeBase(desk, embedder=embedder)
         assert not Ingestor(kb).ingest_paths([tmp_path / "docs"]).failed
-        assert draft_reply(Ticket(text=KNIFE), Retriever(kb), desk).risk.assessment.level == level
+        assert draft_reply(Ticket(text=POLICE), Retriever(kb), desk).risk.assessment.level == level

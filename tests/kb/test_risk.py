@@ -234,3 +234,48 @@ def test_minors_stating_their_age_or_offered_gifts_are_child_safety(text: str) -
 ])
 def test_ordinary_words_near_those_cues_stay_normal(text: str) -> None:
     assert assess_risk(text).level == "normal"
+
+
+@pytest.mark.parametrize(("text", "category"), [
+    # standard warning signs of suicide risk, said indirectly
+    ("i just want to sleep and not wake up", "self_harm"),
+    ("i keep thinking my family would be better without me around", "self_harm"),
+    ("i already wrote my note. just delete everything", "self_harm"),
+    ("if nothing changes by friday I'm ending things", "self_harm"),
+    ("honestly i dont see myself being around much longer", "self_harm"),
+    ("she said she has a plan and won't need her phone after tonight", "self_harm"),
+    ("my roommate posted that she's sorry for everything and gave away her cat, we can't reach her", "self_harm"),
+    ("one more strike and I swear I'll make the whole team pay, I have nothing to lose", "violent_threat"),
+    ("someone said they'd throw acid on me at my next meetup", "violent_threat"),
+    ("tell your moderators to watch their backs", "violent_threat"),
+    ("a 30 year old is dating a 14 year old on your app and posting it", "child_safety"),
+    ("an account is posting my daughter's school and what time she leaves", "doxxing"),
+    ("please be advised our firm represents Ms. Lopez and we intend to file suit", "legal_threat"),
+    ("hi, this is Sam from the evening news desk, can someone talk to us about the outage today", "press_enquiry"),
+])
+def test_fresh_phrasings_are_flagged_without_the_model(text: str, category: str) -> None:
+    assert category in assess_risk(text).categories
+
+
+@pytest.mark.parametrize("text", [
+    "I'm ending things with my brand partner, what happens to the campaign",
+    "I have a plan for my channel and need help with scheduling",
+    "I won't need my old phone anymore, can I log out of it remotely?",
+    "I'm going to break my record for followers this month!",
+    "one more strike and my account gets banned? what's the rule",
+    "we cant keep going with these payout delays any longer",
+    "I wrote my letter of complaint last week and heard nothing",
+    "I have nothing to lose by asking, can you raise my creator tier?",
+])
+def test_the_same_words_in_ordinary_tickets_stay_normal(text: str) -> None:
+    assert assess_risk(text).level == "normal"
+
+
+def test_life_safety_categories_are_read_with_an_eased_threshold() -> None:
+    from kb.risk import LIFE_SAFETY_EASING, threshold_pairs
+
+    assert threshold_pairs("press_enquiry", 0.49, 0.30) == ((0.49, pytest.approx(0.19)),)
+    plain, eased = threshold_pairs("self_harm", 0.49, 0.30)
+    assert plain == (0.49, pytest.approx(0.19))
+    # reaches a 0.50 threshold, but only when it beats the ordinary exemplars by twice the margin
+    assert eased == (pytest.approx(0.49 + LIFE_SAFETY_EASING), pytest.approx(0.095))

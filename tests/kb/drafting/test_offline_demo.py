@@ -368,14 +368,20 @@ def test_a_cued_self_harm_ticket_gets_the_procedures_reply_template_whole_and_al
 
 def test_the_procedure_follows_the_category_the_cue_phrases_flag(retriever, dsettings):
     """t07 (sextortion) is also near impersonation semantically; with both labels in the
-    escalation query the impersonation SOP was followed and its fan-account template sent."""
+    escalation query the impersonation SOP was followed and its fan-account template sent.
+    (Since 2026-12-01 a semantic impersonation flag needs someone pretending, so t07 is no
+    longer flagged as both; the procedure rule is still checked with both categories.)"""
+    from dataclasses import replace
+
     from kb.drafting.escalation import procedure_categories
     from kb.risk import assess_risk
 
     row = ROWS["t07"]
     ticket = Ticket(text=row["text"], context=row["context"])
     risk = assess_risk(ticket.text, ticket.context, embedder=retriever.kb.embedder)
-    assert len(risk.categories) > 1 and procedure_categories(ticket, risk) == ("sexual_exploitation",)
+    assert risk.categories == ("sexual_exploitation",)
+    both = replace(risk, categories=("sexual_exploitation", "public_figure_impersonation"))
+    assert procedure_categories(ticket, both) == ("sexual_exploitation",)
     draft = draft_reply(ticket, retriever, dsettings, DraftOptions(language="en"))
     matrix = {"sop-minor-safety", "sop-doxxing-private-information"}  # the matrix's procedures for it
     assert draft.risk.escalation[0].doc_id in matrix
