@@ -22,6 +22,7 @@ were made for changes nothing.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -200,3 +201,44 @@ def fit_risk_thresholds(settings: Settings, labelled_path: Path | str, normal_pa
         "wrong_chosen": wrong(chosen.threshold, chosen.margin),
         "warnings": warnings,
     }
+
+
+def leave_one_round_out(embedder, examples: Sequence[dict] | None = None) -> dict:
+    """How the semantic layer reads each writing round of the labelled examples when it
+    compares with the other rounds only, and with no labelled tickets at all.
+
+    Rows whose ``source`` ends in ``round N`` form round N (``kb/data/risk_examples.jsonl``);
+    other rows are always compared with. Only the semantic layer is measured: it is the part
+    meant to generalise.
+
+    Returns:
+        ``{"round N": {"without": counts, "with_others": counts}, ..., "all rounds": {...}}``
+        where counts are ``high``, ``flagged_high``, ``normal``, ``flagged_normal``.
+    """
+    import re
+
+    from kb.risk import SemanticRiskLayer, labelled_examples
+
+    rows = tuple(labelled_examples() if examples is None else examples)
+    pattern = re.compile(r"round (\d+)$")
+    round_of = [int(m.group(1)) if (m := pattern.search(str(r.get("source", "")))) else None for r in rows]
+    bare = SemanticRiskLayer(embedder, examples=())
+
+    def counts(layer, held: list[dict]) -> dict:
+        high = [r for r in held if r["risk"] == "high"]
+        normal = [r for r in held if r["risk"] != "high"]
+        return {"high": len(high), "flagged_high": sum(bool(layer.flagged(r["text"], r["context"])) for r in high),
+                "normal": len(normal),
+                "flagged_normal": sum(bool(layer.flagged(r["text"], r["context"])) for r in normal)}
+
+    out: dict = {}
+    totals = {"without": Counter(), "with_others": Counter()}
+    for number in sorted({n for n in round_of if n is not None}):
+        held = [r for r, n in zip(rows, round_of) if n == number]
+        others = tuple(r for r, n in zip(rows, round_of) if n != number)
+        result = {"without": counts(bare, held), "with_others": counts(SemanticRiskLayer(embedder, examples=others), held)}
+        for key, value in result.items():
+            totals[key].update(value)
+        out[f"round {number}"] = result
+    out["all rounds"] = {key: dict(value) for key, value in totals.items()}
+    return out

@@ -61,6 +61,13 @@ negatives such as a first-message threat to complain to a regulator). Later warn
 cues raised recall there to 1.0 (so the set is no longer clean held-out for self-harm), and
 requiring a sign that someone else acted for a semantic financial takeover brought the
 false-flag rate to 0.15 (5 of 34).
+
+2026-12-01: messages written fresh in nine rounds, each before the detector read it, showed it
+still missing a quarter to half of the high-risk ones at first look (benchmarks/README.md,
+"Fresh phrasings"). The layer now also compares with the labelled tickets of
+:data:`LABELLED_EXAMPLES`; left out one round at a time, they raise its recall on that round
+from 92 to 103 of 131 with fewer false flags (10 → 7 of 152). Self-harm, threats and child safety
+are also read with a slightly eased threshold (:func:`threshold_pairs`).
 """
 
 from __future__ import annotations
@@ -532,6 +539,9 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
      r"|\b(?:took|taken|take) over (?:my|our) (?:acc(?:ou|o)?nt|acct|channel|profile|page)\b|\baccount takeover\b|\bhijacked\b"
      r"|\b(?:someone|somebody|they|he|she|hacker|scammer)s? (?:\w+ )?(?:reset|changed) my (?:password|email|e-mail|phone number|2fa|login)\b"
      r"|\b(?:acc|account|acct) (?:was|got|has been|been) (?:hacked|compromised|taken over|stolen|hijacked)\b", True),
+    ("account_takeover_financial", "unrecognised", 0.5,
+     r"\b(?:bank|account|card|device|email|phone|number|payout method|payment method|login) (?:that )?(?:i|we) "
+     r"(?:don'?t|do not|didn'?t|did not|never) (?:recogni[sz]e|know|add(?:ed)?|set up|own)\b", True),
     ("account_takeover_financial", "money_lost", 0.5,
      rf"\b{_MONEY_LOSS} (?:\w+ ){{0,3}}(?:all )?(?:of )?(?:my |our |the )?{_MONEY_OBJ}"
      rf"|\b{_MONEY_OBJ} (?:\w+ ){{0,2}}(?:gone|missing|went to (?:them|him|her|someone)|disappeared|vanished|stolen)\b"
@@ -891,36 +901,86 @@ def _units(text: str) -> list[tuple[int, int]]:
     return spans + pairs
 
 
+#: Labelled tickets the semantic layer also compares with (JSONL: ``text``, ``context``,
+#: ``risk`` high / normal, ``categories``, ``source``): the dev half of the labelled risk set and
+#: the messages written to test the detector on fresh phrasings (benchmarks/README.md). Left out
+#: one writing round at a time, they raise its recall on that round (``benchmarks/risk_fresh.py``).
+LABELLED_EXAMPLES = Path(__file__).parent / "data" / "risk_examples.jsonl"
+
+
+class RiskExamplesError(ValueError):
+    """A labelled-examples file that cannot be used (the message names the file and line)."""
+
+
+@lru_cache(maxsize=4)
+def labelled_examples(path: Path = LABELLED_EXAMPLES) -> tuple[dict, ...]:
+    """The labelled tickets in ``path``, checked line by line.
+
+    Raises:
+        RiskExamplesError: unreadable file, bad JSON, no ``text``, a ``risk`` other than high /
+            normal, or a high-risk row without known ``categories``.
+    """
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RiskExamplesError(f"{path}: cannot read labelled risk examples ({getattr(exc, 'strerror', None) or exc})") from exc
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise RiskExamplesError(f"{path}:{number}: invalid JSON ({exc.msg})") from exc
+        if not isinstance(row, dict) or not str(row.get("text") or "").strip():
+            raise RiskExamplesError(f"{path}:{number}: each line needs a non-empty \"text\"")
+        categories = tuple(row.get("categories") or ())
+        if row.get("risk") not in ("high", "normal"):
+            raise RiskExamplesError(f"{path}:{number}: \"risk\" must be \"high\" or \"normal\"")
+        if row["risk"] == "high" and (not categories or not set(categories) <= set(RISK_CATEGORIES)):
+            raise RiskExamplesError(f"{path}:{number}: a high-risk row needs \"categories\" from {', '.join(RISK_CATEGORIES)}")
+        rows.append({**row, "categories": categories, "context": str(row.get("context") or "")})
+    return tuple(rows)
+
+
 class SemanticRiskLayer:
     """Nearest-exemplar risk detection with a sentence embedder (the generalising layer).
 
     The lexical cues are precise but only catch phrasings someone anticipated. This layer
     compares every sentence of the ticket (and of its context) with short exemplar
-    statements per category and with ordinary-ticket exemplars, so "I won't be around to
-    see it" lands near "nobody will have to deal with me after tonight" without sharing a
-    cue word.
+    statements per category, with labelled tickets (:data:`LABELLED_EXAMPLES`) and with
+    ordinary-ticket exemplars, so "I won't be around to see it" lands near "nobody will have
+    to deal with me after tonight" without sharing a cue word.
 
     Args:
         embedder: any object with ``encode(list[str]) -> np.ndarray`` of L2-normalised rows.
         threshold: minimum cosine with a category exemplar.
         margin: how much the category must beat the closest benign exemplar.
+        examples: labelled tickets to compare with as well (rows as :func:`labelled_examples`
+            returns them); default: the bundled ones. Rows with earlier conversation are left
+            out: their message alone may be harmless ("any update?").
     """
 
-    def __init__(self, embedder, *, threshold: float = SEMANTIC_THRESHOLD, margin: float = SEMANTIC_MARGIN) -> None:
+    def __init__(self, embedder, *, threshold: float = SEMANTIC_THRESHOLD, margin: float = SEMANTIC_MARGIN,
+                 examples: tuple[dict, ...] | None = None) -> None:
         self.embedder = embedder
         self.threshold = threshold
         self.margin = margin
+        self.examples = labelled_examples() if examples is None else examples
         self._bank = None
 
     def _exemplar_bank(self):
-        # Encoded once per layer on first use: ~130 short sentences, a few hundred ms.
+        # Encoded once per layer on first use: ~550 short sentences, about a second here (the
+        # desk's warm-up does it at start).
         if self._bank is None:
             import numpy as np
 
-            labels = [c for c in RISK_CATEGORIES for _ in _EXEMPLARS[c]]
-            texts = [t for c in RISK_CATEGORIES for t in _EXEMPLARS[c]]
-            vectors = np.asarray(self.embedder.encode(texts + list(_BENIGN_EXEMPLARS)), dtype=np.float32)
-            self._bank = (np.asarray(labels), vectors[: len(texts)], vectors[len(texts):])
+            labelled = [row for row in self.examples if not row["context"].strip()]
+            pairs = [(c, t) for c in RISK_CATEGORIES for t in _EXEMPLARS[c]]
+            pairs += [(c, row["text"]) for row in labelled if row["risk"] == "high" for c in row["categories"]]
+            benign = list(_BENIGN_EXEMPLARS) + [row["text"] for row in labelled if row["risk"] != "high"]
+            vectors = np.asarray(self.embedder.encode([t for _c, t in pairs] + benign), dtype=np.float32)
+            self._bank = (np.asarray([c for c, _t in pairs]), vectors[: len(pairs)], vectors[len(pairs):])
         return self._bank
 
     def scores(self, text: str, context: str = "") -> list[tuple[str, float, float, str, int, int]]:
@@ -1049,6 +1109,19 @@ _SEMANTIC_REQUIRES: dict[str, tuple[re.Pattern, ...]] = {
                    r"subpoena\w*|warrants?|police|officers?|detectives?|investigat\w*|cease and desist|defamat\w*|"
                    r"libel\w*|slander\w*|damages|tribunal|judges?|class action|small claims|notice|claims?)\b",
                    re.IGNORECASE),
+    ),
+    # A regulator or public body, or its people, is named: "they charged me wrong" is not a
+    # consumer-protection office writing in.
+    "regulator_request": (
+        re.compile(rf"{_REGULATORS}|\b(?:department|dept|authority|authorities|commission\w*|regulat\w*|agency|"
+                   r"ministry|government|gov|council|ombudsman|bureau|inspector\w*|tribunal|court|police|officers?|"
+                   r"detectives?|sergeant|constable|prosecutor\w*|investigat\w*|official\w*|on behalf of|statutory|"
+                   r"enforcement|supervisory|subpoena\w*|warrant)\b", re.IGNORECASE),
+    ),
+    # Someone above support is named or asked for.
+    "executive_escalation": (
+        re.compile(rf"{_EXEC}|\b(?:escalat\w*|manager|supervisor|boss|head|leadership|leaders|director\w*|owner|"
+                   r"founders?|cc'?d|cc'?ing|copied|over your head|higher up|someone senior|senior)\b", re.IGNORECASE),
     ),
     "account_takeover_financial": (
         re.compile(rf"\b(?:{_MONEY_OBJ}|withdr\w*|payments?|paid|purchases?|transactions?|refunds?)", re.IGNORECASE),

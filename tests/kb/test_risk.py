@@ -279,3 +279,29 @@ def test_life_safety_categories_are_read_with_an_eased_threshold() -> None:
     assert plain == (0.49, pytest.approx(0.19))
     # reaches a 0.50 threshold, but only when it beats the ordinary exemplars by twice the margin
     assert eased == (pytest.approx(0.49 + LIFE_SAFETY_EASING), pytest.approx(0.095))
+
+
+@pytest.mark.parametrize(("line", "problem"), [
+    ("{not json", r"bad\.jsonl:2: invalid JSON"),
+    ('{"risk": "high", "categories": ["self_harm"]}', r"bad\.jsonl:2: each line needs a non-empty \"text\""),
+    ('{"text": "hi", "risk": "maybe"}', r"bad\.jsonl:2: \"risk\" must be \"high\" or \"normal\""),
+    ('{"text": "hi", "risk": "high", "categories": ["gossip"]}', r"bad\.jsonl:2: a high-risk row needs \"categories\""),
+])
+def test_a_bad_examples_file_is_named_with_its_line(tmp_path, line: str, problem: str) -> None:
+    from kb.risk import RiskExamplesError, labelled_examples
+
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"text": "how do I change my avatar", "risk": "normal"}\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(RiskExamplesError, match=problem):
+        labelled_examples(path)
+    with pytest.raises(RiskExamplesError, match=r"missing\.jsonl: cannot read"):
+        labelled_examples(tmp_path / "missing.jsonl")
+
+
+def test_the_bundled_examples_are_well_formed() -> None:
+    from kb.risk import labelled_examples
+
+    rows = labelled_examples()
+    assert {r["risk"] for r in rows} == {"high", "normal"}
+    assert all(set(r["categories"]) <= set(RISK_CATEGORIES) and bool(r["categories"]) == (r["risk"] == "high")
+               for r in rows)

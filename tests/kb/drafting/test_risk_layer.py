@@ -21,6 +21,17 @@ def test_exemplars_are_not_copied_from_the_demo_set() -> None:
         assert not any(phrase.lower() in t for t in texts), phrase
 
 
+def test_labelled_examples_leave_the_test_sets_out() -> None:
+    from kb.risk import labelled_examples
+
+    held_out = {json.loads(x)["text"] for x in (REPO / "tests" / "kb" / "data" / "risk_tickets.jsonl").read_text()
+                .splitlines() if x.strip() and json.loads(x)["split"] == "heldout"}
+    examples = {r["text"] for r in labelled_examples()}
+    assert len(examples) >= 400
+    assert not examples & held_out
+    assert not examples & {r["text"] for r in DEMO}
+
+
 def test_semantic_layer_raises_recall_on_demo_tickets(embedder, capsys) -> None:
     lexical = evaluate(DEMO)
     combined = evaluate(DEMO, embedder=embedder)
@@ -128,21 +139,20 @@ def test_a_sentence_that_fails_its_gate_does_not_hide_one_that_passes(embedder) 
     assert "legal_threat" in assess_risk(request, EARLIER_THREAD, embedder=embedder).categories
 
 
-PLATFORM = [json.loads(x) for x in (REPO / "tests" / "kb" / "data" / "risk_platform_tickets.jsonl").read_text()
-            .splitlines() if x.strip()]
+def test_labelled_examples_help_on_a_round_they_were_not_given(embedder, capsys) -> None:
+    """Each writing round of kb/data/risk_examples.jsonl read by a layer that compares with the
+    other rounds only, against one with no labelled tickets (benchmarks/risk_fresh.py)."""
+    from eval.risk_fit import leave_one_round_out
 
-
-def test_the_platform_set_is_flagged_with_both_layers(embedder, capsys) -> None:
-    """Everyday creator tickets and image-based abuse written after the detector (see benchmarks/README.md)."""
-    lexical = evaluate(PLATFORM)
-    combined = evaluate(PLATFORM, embedder=embedder)
+    total = leave_one_round_out(embedder)["all rounds"]
+    without, with_others = total["without"], total["with_others"]
     with capsys.disabled():
-        print(f"\nrisk on risk_platform_tickets.jsonl: lexical {lexical['recall']} / {lexical['false_flag_rate']}; "
-              f"both layers {combined['recall']} / {combined['false_flag_rate']}")
-    # measured 2026-12-01 (284 rows): recall 0.79 lexical, 0.992 with both layers (130 of 131);
-    # false flags 0.085 with both (13 of 153)
-    assert combined["recall"] >= 0.99, combined["misses"]
-    assert combined["false_flag_rate"] <= 0.1, combined["false_flags"]
+        print(f"\nleave one round out, semantic layer: high-risk flagged {without['flagged_high']} -> "
+              f"{with_others['flagged_high']} of {without['high']}; ordinary flagged {without['flagged_normal']} -> "
+              f"{with_others['flagged_normal']} of {without['normal']}")
+    # measured 2026-12-01: 92 -> 103 of 131 high-risk, 10 -> 7 of 152 ordinary
+    assert with_others["flagged_high"] >= without["flagged_high"] + 8
+    assert with_others["flagged_normal"] <= without["flagged_normal"]
 
 
 @pytest.mark.parametrize("text", [
@@ -164,7 +174,7 @@ def test_the_easing_flags_a_life_safety_sentence_just_under_the_threshold(embedd
 
     # cosine 0.488 with a self-harm exemplar, 0.27 above the closest ordinary one (bundled model)
     text = "im so tired of everything, i have a rope in my closet"
-    layer = kb.risk.SemanticRiskLayer(embedder)
+    layer = kb.risk.SemanticRiskLayer(embedder, examples=())  # it is one of the labelled examples
     assert "self_harm" in {e.category for e in layer.flagged(text)}
     monkeypatch.setattr(kb.risk, "LIFE_SAFETY_EASING", 0.0)
     assert "self_harm" not in {e.category for e in layer.flagged(text)}
