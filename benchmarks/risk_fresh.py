@@ -68,7 +68,7 @@ def never_seen_sets(embedder) -> dict:
     for label, examples in (("without", ()), ("with", None)):
         kb.risk._SEMANTIC_LAYERS.clear()
         layer = SemanticRiskLayer(embedder, examples=examples)
-        kb.risk._SEMANTIC_LAYERS[(id(embedder), kb.risk.SEMANTIC_THRESHOLD, kb.risk.SEMANTIC_MARGIN)] = layer
+        kb.risk._SEMANTIC_LAYERS[(id(embedder), kb.risk.SEMANTIC_THRESHOLD, kb.risk.SEMANTIC_MARGIN, "")] = layer
         for name, rows in sets.items():
             results: list[RiskAssessment] = [assess_risk(r["text"], r.get("context") or "", embedder=embedder)
                                              for r in rows]

@@ -158,7 +158,7 @@ def fit_risk_thresholds(settings: Settings, labelled_path: Path | str, normal_pa
     from eval.retrieval import DatasetError
     from kb.embedder import get_embedder
     from kb.pii import redact
-    from kb.risk import SemanticRiskLayer
+    from kb.risk import SemanticRiskLayer, examples_with
 
     rows = load_risk_tickets(labelled_path)
     if normal_path is not None:
@@ -166,7 +166,7 @@ def fit_risk_thresholds(settings: Settings, labelled_path: Path | str, normal_pa
     high = sum(r["risk"] == "high" for r in rows)
     if not high:
         raise DatasetError(f"{labelled_path}: no ticket is labelled \"risk\": \"high\"; nothing to fit")
-    layer = SemanticRiskLayer(embedder or get_embedder(settings))
+    layer = SemanticRiskLayer(embedder or get_embedder(settings), examples=examples_with(settings.risk_examples))
     scored = []
     for done, row in enumerate(rows, start=1):
         scored.append(score_ticket(row, layer))

@@ -111,6 +111,10 @@ class Settings(BaseSettings):
                                   "(calibrated for the bundled model; refit with `replydesk eval risk`).")
     semantic_risk_margin: float = Field(
         default=0.05, description="How much that cosine must beat the closest ordinary-ticket exemplar.")
+    risk_examples: Path | None = Field(
+        default=None, description="A JSONL file of your own labelled tickets (text, context, risk high|normal, "
+                                  "categories) that the embedding layer of risk detection compares with, besides "
+                                  "the bundled kb/data/risk_examples.jsonl; read once per process.")
     grounding_min_cosine: float = Field(
         default=0.65, ge=0, le=1, description="Cosine with a cited sentence at which a draft sentence counts as "
                                               "supported (calibrated for the bundled model; refit with "

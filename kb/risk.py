@@ -80,6 +80,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from kb.types import SetupError
+
 RISK_CATEGORIES: tuple[str, ...] = (
     "self_harm",
     "violent_threat",
@@ -908,7 +910,7 @@ def _units(text: str) -> list[tuple[int, int]]:
 LABELLED_EXAMPLES = Path(__file__).parent / "data" / "risk_examples.jsonl"
 
 
-class RiskExamplesError(ValueError):
+class RiskExamplesError(SetupError, ValueError):
     """A labelled-examples file that cannot be used (the message names the file and line)."""
 
 
@@ -941,6 +943,11 @@ def labelled_examples(path: Path = LABELLED_EXAMPLES) -> tuple[dict, ...]:
             raise RiskExamplesError(f"{path}:{number}: a high-risk row needs \"categories\" from {', '.join(RISK_CATEGORIES)}")
         rows.append({**row, "categories": categories, "context": str(row.get("context") or "")})
     return tuple(rows)
+
+
+def examples_with(extra: Path | str | None) -> tuple[dict, ...]:
+    """The bundled labelled tickets, plus a deployment's own (``Settings.risk_examples``)."""
+    return labelled_examples() + (labelled_examples(Path(extra)) if extra else ())
 
 
 class SemanticRiskLayer:
@@ -1135,20 +1142,22 @@ _SEMANTIC_REQUIRES: dict[str, tuple[re.Pattern, ...]] = {
     ),
 }
 
-_SEMANTIC_LAYERS: dict[tuple[int, float, float], SemanticRiskLayer] = {}
+_SEMANTIC_LAYERS: dict[tuple[int, float, float, str], SemanticRiskLayer] = {}
 
 
-def _semantic_layer(embedder, threshold: float, margin: float) -> SemanticRiskLayer:
+def _semantic_layer(embedder, threshold: float, margin: float, extra_examples: Path | str | None = None
+                    ) -> SemanticRiskLayer:
     from kb.vector_cache import SentenceVectors, sentence_vectors
 
     # Through the process's shared text-vector cache: the message the retrieval query has
     # just encoded, or a redraft of the same ticket, costs no second encoding.
     if not isinstance(embedder, SentenceVectors):
         embedder = sentence_vectors(embedder)
-    key = (id(embedder), threshold, margin)
+    key = (id(embedder), threshold, margin, str(extra_examples or ""))
     layer = _SEMANTIC_LAYERS.get(key)
     if layer is None or layer.embedder is not embedder:
-        layer = _SEMANTIC_LAYERS[key] = SemanticRiskLayer(embedder, threshold=threshold, margin=margin)
+        layer = _SEMANTIC_LAYERS[key] = SemanticRiskLayer(embedder, threshold=threshold, margin=margin,
+                                                          examples=examples_with(extra_examples))
     return layer
 
 
@@ -1168,7 +1177,7 @@ def lexical_categories(text: str, context: str = "") -> set[str]:
 
 
 def assess_risk(text: str, context: str = "", *, embedder=None, semantic_threshold: float = SEMANTIC_THRESHOLD,
-                semantic_margin: float = SEMANTIC_MARGIN) -> RiskAssessment:
+                semantic_margin: float = SEMANTIC_MARGIN, extra_examples: Path | str | None = None) -> RiskAssessment:
     """Assess whether a ticket needs the high-risk procedure.
 
     Args:
@@ -1180,6 +1189,9 @@ def assess_risk(text: str, context: str = "", *, embedder=None, semantic_thresho
             the assessment is lexical only, fast and model-free.
         semantic_threshold: the semantic layer's cosine threshold (``Settings.semantic_risk_threshold``).
         semantic_margin: its margin over the ordinary-ticket exemplars (``Settings.semantic_risk_margin``).
+        extra_examples: a deployment's own labelled tickets for the semantic layer to compare
+            with, besides the bundled ones (``Settings.risk_examples``; JSONL as
+            :data:`LABELLED_EXAMPLES`).
 
     Returns:
         A :class:`RiskAssessment`; ``level`` is ``"high"`` when any category reaches
@@ -1188,7 +1200,8 @@ def assess_risk(text: str, context: str = "", *, embedder=None, semantic_thresho
     matches, lexical = _lexical(text, context)
     all_evidence = [ev for _cue, ev in matches]
     if embedder is not None and ((text or "").strip() or (context or "").strip()):
-        semantic = _semantic_layer(embedder, semantic_threshold, semantic_margin).flagged(text or "", context or "")
+        semantic = _semantic_layer(embedder, semantic_threshold, semantic_margin, extra_examples).flagged(
+            text or "", context or "")
         all_evidence += semantic
         lexical |= {ev.category for ev in semantic}
     flagged = tuple(c for c in RISK_CATEGORIES if c in lexical)

@@ -131,7 +131,7 @@ def draft_reply(ticket: Ticket, retriever, settings: Settings, options: DraftOpt
     turns = as_turns(ticket)
     assessment = assess_risk(turns.text, turns.context, embedder=embedder if settings.draft_semantic_risk else None,
                              semantic_threshold=settings.semantic_risk_threshold,
-                             semantic_margin=settings.semantic_risk_margin)
+                             semantic_margin=settings.semantic_risk_margin, extra_examples=settings.risk_examples)
     t2 = time.perf_counter()
     timings["risk"] = t2 - t1
     escalation = find_escalation(retriever, ticket, assessment, k=settings.draft_escalation_k)

@@ -88,7 +88,7 @@ class Workspace:
         self.retriever.search(Ticket(text=_WARM_UP_PROBE), k=1)
         if self.settings.draft_semantic_risk:
             assess_risk(_WARM_UP_PROBE, embedder=self.kb.embedder, semantic_threshold=self.settings.semantic_risk_threshold,
-                        semantic_margin=self.settings.semantic_risk_margin)
+                        semantic_margin=self.settings.semantic_risk_margin, extra_examples=self.settings.risk_examples)
         return time.perf_counter() - started
 
     def start_warm_up(self) -> threading.Thread:

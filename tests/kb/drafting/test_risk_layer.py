@@ -178,3 +178,23 @@ def test_the_easing_flags_a_life_safety_sentence_just_under_the_threshold(embedd
     assert "self_harm" in {e.category for e in layer.flagged(text)}
     monkeypatch.setattr(kb.risk, "LIFE_SAFETY_EASING", 0.0)
     assert "self_harm" not in {e.category for e in layer.flagged(text)}
+
+
+def test_a_deployments_own_examples_extend_the_layer(embedder, tmp_path) -> None:
+    mine = tmp_path / "our_escalations.jsonl"
+    mine.write_text(json.dumps({"text": "I'm logging off for good, tell everyone I said bye", "risk": "high",
+                                "categories": ["self_harm"]}) + "\n", encoding="utf-8")
+    text = "logging off for good, tell my followers i said bye"
+    assert assess_risk(text, embedder=embedder).level == "normal"
+    assert assess_risk(text, embedder=embedder, extra_examples=mine).categories == ("self_harm",)
+
+
+def test_a_broken_examples_file_stops_the_desk_with_its_name_and_line(demo_kb, tmp_path, monkeypatch,
+                                                                      capsys) -> None:
+    from app.cli import main
+
+    broken = tmp_path / "ours.jsonl"
+    broken.write_text('{"text": "fine", "risk": "normal"}\n{"text": "bad", "risk": "high"}\n', encoding="utf-8")
+    monkeypatch.setenv("REPLYDESK_RISK_EXAMPLES", str(broken))
+    assert main(["draft", "--home", str(demo_kb.settings.home), "--ticket", "when is my payout sent?"]) == 2
+    assert 'ours.jsonl:2: a high-risk row needs "categories"' in capsys.readouterr().err
