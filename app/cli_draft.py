@@ -72,8 +72,9 @@ def cmd_draft(args: argparse.Namespace) -> int:
         for c in draft.citations:
             where = ", ".join(x for x in (f"p. {c.page}" if c.page else "", c.section or "") if x)
             print(f"  [{c.n}] {c.title} (v{c.version}{', ' + where if where else ''}) {c.doc_id}")
-    print(f"\ngrounding: {draft.grounding.supported}/{len(draft.grounding.sentences)} sentences supported; "
-          f"redactions: {draft.redactions}")
+    checked = (f"{draft.grounding.supported}/{len(draft.grounding.sentences)} sentences supported"
+               if draft.grounding.sentences else "no statement of guidance to check")
+    print(f"\ngrounding: {checked}; redactions: {draft.redactions}")
     for sentence in draft.grounding.sentences:
         if not sentence.supported:
             why = textwrap.shorten(sentence.problems(), 160, placeholder=' …"')

@@ -164,7 +164,7 @@ def _highlight(text: str, flagged: list[tuple[str, str]]) -> str:
 with draft_col:
     st.subheader("Draft", anchor=False)
     meta = [f"mode {draft.mode}", f"grounding {draft.grounding.supported}/{len(draft.grounding.sentences)} "
-            "sentences supported"]
+            "sentences supported" if draft.grounding.sentences else "no statement of guidance to check"]
     if draft.redactions:
         meta.append(f"{draft.redactions} personal detail(s) redacted before drafting")
     if "total" in draft.timings:

@@ -89,7 +89,10 @@ _BOILERPLATE = re.compile(
     r"|we apologi[sz]e for the inconvenience[.!]?"
     r"|(?:(?:for (?:anything|questions) about your account|if this is about your account),? )?please send us a "
     r"direct message so we can\b[^.!?]*[.!]?"
-    r"|the [\w ]{0,30}team\.?)$",
+    r"|the [\w ]{0,30}team\.?"
+    # A holding reply's promise to check and come back claims nothing about the guidance.
+    r"|(?![^.!?]*\d)[^.!?]*\b(?:checking|confirming)\b[^.!?]*\bteam\b[^.!?]*\b(?:get back|come back|reply)\b"
+    r"[^.!?]*\bas soon as (?:(?:i|we) can|possible)\b[.!]?)$",
     re.IGNORECASE,
 )
 _SPECIALIST_NOTE = re.compile(r"^\[?note (?:to|for) (?:the )?specialist", re.IGNORECASE)

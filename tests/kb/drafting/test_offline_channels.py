@@ -76,6 +76,21 @@ def test_the_holding_reply_takes_the_channel_form_too(keyword_embedder):
     assert draft.text.endswith("Is there anything else I can help with?")
 
 
+@pytest.mark.parametrize("tone", ["friendly", "formal", "empathetic"])
+def test_a_holding_reply_has_no_statement_of_guidance_to_check(tone):
+    from kb.drafting.grounding import content_sentences, is_boilerplate
+    from kb.drafting.offline import _HOLDING
+
+    # The promise to check and come back claims nothing the guidance must support ...
+    assert is_boilerplate(_HOLDING[tone])
+    draft_text = f"Hi there,\n\nThanks for reaching out.\n\n{_HOLDING[tone]}\n\nBest wishes,\nThe Support Team"
+    assert content_sentences(draft_text) == []
+    # ... unless it carries particulars, which must be checked.
+    assert not is_boilerplate("We are checking with the payments team and will reply as soon as possible; "
+                              "holds last 14 days.")
+    assert not is_boilerplate("We are checking your payout with the payments team and will reply within 5 days.")
+
+
 def test_an_unknown_channel_is_refused():
     with pytest.raises(ValueError, match="channel must be one of"):
         DraftOptions(channel="fax")
