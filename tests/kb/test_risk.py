@@ -305,3 +305,29 @@ def test_the_bundled_examples_are_well_formed() -> None:
     assert {r["risk"] for r in rows} == {"high", "normal"}
     assert all(set(r["categories"]) <= set(RISK_CATEGORIES) and bool(r["categories"]) == (r["risk"] == "high")
                for r in rows)
+
+
+def test_the_semantic_layer_multiplies_on_one_blas_thread() -> None:
+    """A product the size of the exemplar bank wakes OpenBLAS's other threads, which then spin
+    and slow the next query's encoder (benchmarks/README.md, "Offline draft")."""
+    import numpy as np
+    from threadpoolctl import threadpool_info
+
+    from kb.risk import SemanticRiskLayer
+
+    seen: list[int] = []
+
+    class Probe(np.ndarray):
+        def __rmatmul__(self, other):
+            seen.append(max((p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"), default=1))
+            return np.asarray(other) @ np.asarray(self)
+
+    class Unit:
+        def encode(self, texts):
+            return np.ones((len(texts), 4), np.float32) / 2
+
+    layer = SemanticRiskLayer(Unit(), examples=())
+    labels, risk_vecs, benign_vecs = layer._exemplar_bank()
+    layer._bank = (labels, risk_vecs.view(Probe), benign_vecs.view(Probe))
+    layer.scores("a ticket. with two sentences")
+    assert seen and set(seen) == {1}
