@@ -62,11 +62,11 @@ cues raised recall there to 1.0 (so the set is no longer clean held-out for self
 requiring a sign that someone else acted for a semantic financial takeover brought the
 false-flag rate to 0.15 (5 of 34).
 
-2026-12-01: messages written fresh in nine rounds, each before the detector read it, showed it
+2026-12-01: messages written fresh in eleven rounds, each before the detector read it, showed it
 still missing a quarter to half of the high-risk ones at first look (benchmarks/README.md,
 "Fresh phrasings"). The layer now also compares with the labelled tickets of
 :data:`LABELLED_EXAMPLES`; left out one round at a time, they raise its recall on that round
-from 92 to 103 of 131 with fewer false flags (10 → 7 of 152). Self-harm, threats and child safety
+from 98 to 113 of 151 with fewer false flags (11 → 9 of 167). Self-harm, threats and child safety
 are also read with a slightly eased threshold (:func:`threshold_pairs`).
 """
 
@@ -227,7 +227,7 @@ _PUBLIC_FIGURE = (
 #: A public-figure word as a whole word (also plural): "asking" must not name a king.
 _PUBLIC_FIGURE_WORD = rf"\b{_PUBLIC_FIGURE}(?:e?s)?\b"
 _EXEC = (
-    r"(?:ceo|c\.e\.o\.?|chief executive|founders?|co-?founders?|(?:the )?board(?: of directors)?|"
+    r"(?:ceo|c\.e\.o\.?|chief executive|chief (?:\w+ ){1,2}officer|\bcoo\b|\bcfo\b|\bcto\b|\bcmo\b|founders?|co-?founders?|(?:the )?board(?: of directors)?|"
     r"executive team|exec team|executives|leadership team|c-suite|(?:senior )?vice president|\bvp\b|"
     r"\bsvp\b|\bevp\b|head of [a-z]+|president|chairman|chairwoman|chair)"
 )
@@ -273,7 +273,8 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
      r"sister|brother|parents|kids|children|wife|husband|partner|friends|best friend))\b"
      r"|\b(?:no reason|what'?s the point|whats the point|no point|the point) (?:to|of|in) (?:living|live|life|being alive|going on|keep going|waking up)\b|\bcan'?t (?:go on|do this) anymore\b"
      r"|\b(?:can'?t|cannot|don'?t think i can|do not think i can) (?:keep going|go on|hold on)(?: much| any)? (?:longer|anymore|any more)\b"
-     r"|\bnobody would (?:even )?(?:notice|care|miss me) if i (?:was|were|died|disappeared)\b"
+     r"|\b(?:nobody|no ?one) would (?:even )?(?:notice|care|miss me) if i (?:was|were|died|disappeared|wasn'?t (?:here|around|alive)|"
+     r"weren'?t (?:here|around|alive)|was gone|were gone|didn'?t wake up)\b"
      r"|\bwish(?:es|ed)? (?:i|he|she|they) (?:was|were|had) never (?:been )?born\b|\b(?:talk\w* about|thinking about|think about|want to|going to|gonna|wanna) end(?:ing)? (?:things|it all)\b"
      r"|\b(?:saving|saved|stockpil\w+|hoard\w+) (?:up )?(?:my |her |his )?(?:meds|pills|medication|tablets)\b"
      r"|\bsaying goodbye to everyone\b|\bgoodbye (?:note|letter|video)\b|\bsuicide (?:note|letter)\b"
@@ -281,7 +282,12 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
      r"|\b(?:i'?m|i am|im) ending (?:things|it all)\b(?! with\b)"
      r"|\b(?:don'?t|do not|dont|can'?t|cannot) see myself (?:being )?(?:around|here|alive)\b", False),
     ("self_harm", "method", 1.0,
-     r"\b(?:take|taking|took|swallow(?:ed|ing)?|overdos(?:e|ed|ing)(?: on)?) (?:all )?(?:of )?(?:my|the|her|his) "
+     r"\b(?:easiest|quickest|fastest|painless|best|easy|quick) (?:way|ways|method|methods) to (?:die|kill (?:my|your)self|end (?:it|my life))\b"
+     r"|\bhow (?:to|do i|can i) (?:kill (?:my ?self|yourself)|end my life|die painlessly|commit suicide)\b"
+     r"|\bswallow(?:ed|ing)? (?:everything|all the pills|all (?:of )?(?:my|her|his|the) (?:pills|meds|tablets)) "
+     r"(?:in|from) (?:the|my|her|his) (?:medicine )?(?:cabinet|cupboard|drawer)\b"
+     r"|\b(?:going to|gonna|will|'ll) swallow everything\b"
+     r"|\b(?:take|taking|took|swallow(?:ed|ing)?|overdos(?:e|ed|ing)(?: on)?) (?:all )?(?:of )?(?:my|the|her|his) "
      r"(?:pills|meds|medication|tablets|sleeping pills)\b|\boverdos(?:e|ed|ing)\b|\bjump(?:ing)? off (?:a|the|my) "
      # Standard warning-sign phrasing: an amount of medication taken at once.
      r"(?:bridge|roof|building)\b|\b(?:took|taken|swallowed|swallowing|taking) (?:a |the |all the |so many |too many )?"
@@ -337,6 +343,14 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
     ("violent_threat", "break_face", 1.0,
      r"\bbreak (?:his|her|your|their|ur|some(?:one|body)'?s?) (?:face|legs?|arms?|neck|jaw|nose|skull|bones?|teeth)\b", True),
     ("violent_threat", "see_what_happens", 0.5, r"\b(?:you'?ll|you will|u'?ll|then you'?ll) see what happens\b", True),
+    ("violent_threat", "slit_throat", 1.0, r"\b(?:slit|cut|slash)(?:s|ting)? (?:\w+ )?throats?\b", True),
+    ("violent_threat", "weapon_to_event", 1.0,
+     r"\b(?:bring|bringing|brought|take|taking|carry|carrying)(?:s)? (?:my |a |his |her |our |the )?(?:\w+'?s? )?"
+     r"(?:rifle|gun|guns|pistol|shotgun|knife|knives|machete|ar-?15|ak-?47|weapon|weapons|bomb|explosives?) "
+     r"(?:to|into|at) (?:the |a |your |our |this )?(?:\w+ )?(?:meet ?-?up|event|office|hq|school|concert|convention|con|stream|"
+     r"signing|party|festival|mall|building)\b", True),
+    ("violent_threat", "coming_to_them", 0.5, r"\b(?:get|gets|getting) what'?s coming (?:to (?:him|her|them|you))?\b", True),
+    ("violent_threat", "found_where", 0.5, r"\bfound (?:his|her|their|your|ur) (?:address|house|home|place|school|work)\b", True),
     ("violent_threat", "acid_or_backs", 1.0,
      r"\b(?:acid attack|(?:throw|threw|throwing|pour|poured|pouring) acid)\b|\bwatch (?:your|their|his|her|ur) backs?\b", True),
     ("violent_threat", "shoot_up", 1.0,
@@ -411,6 +425,9 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
      r"\b(?:upskirts?|downblouse|creep ?shots?|voyeur(?:ism|istic)?|peeping)\b"
      r"|\b(?:hidden|secret|spy) ?cam(?:era)?s? (?:\w+ ){0,3}(?:changing|locker|dressing|bath) ?rooms?\b"
      r"|\b(?:changing|locker|dressing|bath) ?rooms? (?:\w+ ){0,3}(?:hidden|secret|spy) ?cam(?:era)?s?\b", True),
+    ("sexual_exploitation", "solicits_images", 1.0,
+     r"\b(?:ask|asks|asked|asking|pressur\w+|pushing|push|begging|beg|demand\w*) (?:\w+ ){0,3}(?:for|to send) (?:\w+ )?"
+     r"(?:topless|nude|naked|explicit|sexy|lingerie|underwear|bikini) (?:photos?|pics?|pictures?|videos?|selfies?|content)\b", True),
     ("sexual_exploitation", "nudes", 0.5,
      rf"\b(?:{_SEXUAL_MEDIA}|porn|naked|undress(?:ed|ing)?|(?:in|from) (?:my|our|her|his)? ?bed|having sex)\b", True),
     ("sexual_exploitation", "pay_or", 0.5,
@@ -429,7 +446,7 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
      r"\b(?:post(?:ed|ing|s)?|leak(?:ed|ing|s)?|shar(?:ed|ing|es)|publish(?:ed|ing|es)?|reveal(?:ed|ing|s)?|"
      r"expos(?:ed|ing|es)|spread(?:ing|s)?|put|puts|putting|broadcast(?:ed)?|tweet(?:ed)?) "
      r"(?:out )?(?:my|her|his|our|their|my (?:mom|dad|mum|family|daughter|son|kids?|child|children|sister|brother|wife|husband|partner)'?s?) "
-     r"(?:(?:home|house|real|full|personal|private|current|work|exact|legal) )?"
+     r"(?:(?:home|house|real|full|personal|private|current|work|exact|legal|new|old) )?"
      r"(?:address|phone ?number|number|location|real name|full name|identity|workplace|work address|school|"
      r"ssn|social security|ip address|family'?s? (?:address|names)|licen[sc]e plates?|number plates?|plate number|"
      r"daily routine|schedule)\b"
@@ -475,6 +492,7 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
      rf"(?:with|to) (?:the )?{_REGULATORS}", True),
     ("regulator_request", "official_request", 0.5,
      r"\b(?:information|data|records?|disclosure|preservation|production) request\b|\brequest(?:ing)? (?:information|records|data|details)\b"
+     r"|\brequire (?:the )?(?:information|records|documents|details)\b|\bassessing (?:your |the platform'?s )?compliance\b"
      r"|\b(?:we|i) (?:need|require|request|are requesting|would like) (?:\w+ ){0,2}(?:information|records|documents|details) "
      r"(?:on|about|regarding|concerning)\b"
      r"|\bunder (?:article|section|regulation) \d+\b|\barticle \d+ (?:of the )?(?:gdpr|dsa)\b|\bsubpoena\b|\bwarrant\b"
@@ -989,7 +1007,7 @@ class SemanticRiskLayer:
         self._bank = None
 
     def _exemplar_bank(self):
-        # Encoded once per layer on first use: ~550 short sentences, about a second here (the
+        # Encoded once per layer on first use: ~600 short sentences, about a second here (the
         # desk's warm-up does it at start).
         if self._bank is None:
             import numpy as np

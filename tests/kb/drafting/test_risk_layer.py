@@ -28,7 +28,10 @@ def test_labelled_examples_leave_the_test_sets_out() -> None:
                 .splitlines() if x.strip() and json.loads(x)["split"] == "heldout"}
     examples = {r["text"] for r in labelled_examples()}
     assert len(examples) >= 400
+    last_round = {json.loads(x)["text"] for x in (REPO / "benchmarks" / "data" / "risk_fresh_heldout.jsonl").read_text()
+                  .splitlines() if x.strip()}
     assert not examples & held_out
+    assert not examples & last_round
     assert not examples & {r["text"] for r in DEMO}
 
 
@@ -58,7 +61,7 @@ def test_semantic_layer_keeps_the_labelled_risk_set_clean(embedder, split: str, 
 
 
 def test_semantic_evidence_points_at_text(embedder) -> None:
-    text = "she said she swallowed everything in the medicine cabinet and isn't replying to anyone"
+    text = "she said she emptied the medicine cabinet and isn't replying to anyone"
     assert assess_risk(text).level == "normal"  # no lexical cue
     result = assess_risk(text, embedder=embedder)
     assert "self_harm" in result.categories
@@ -150,7 +153,7 @@ def test_labelled_examples_help_on_a_round_they_were_not_given(embedder, capsys)
         print(f"\nleave one round out, semantic layer: high-risk flagged {without['flagged_high']} -> "
               f"{with_others['flagged_high']} of {without['high']}; ordinary flagged {without['flagged_normal']} -> "
               f"{with_others['flagged_normal']} of {without['normal']}")
-    # measured 2026-12-01: 92 -> 103 of 131 high-risk, 10 -> 7 of 152 ordinary
+    # measured 2026-12-01: 98 -> 113 of 151 high-risk, 11 -> 9 of 167 ordinary
     assert with_others["flagged_high"] >= without["flagged_high"] + 8
     assert with_others["flagged_normal"] <= without["flagged_normal"]
 
