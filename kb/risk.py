@@ -394,10 +394,13 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
      r"|\b(?:offer|promis|pay)(?:s|es|ed|ing)? (?:\w+ ){0,3}(?:gift ?cards|money|cash|coins|gifts|robux|followers) (?:to|for|if)\b"
      r"|\bcreeps?\b|\bcreepy (?:man|guy|adult|dude)\b"
      r"|\basking (?:her|him|them)?\s?(?:where (?:she|he|they) (?:lives?|goes? to school)|for (?:her|his|their) (?:address|location|school))\b|\bsnap(?:chat)?\b|\bsend (?:her|him) (?:pics|photos|nudes)\b", True),
-    ("child_safety", "adult_age", 0.5, r"\b(?:[2-9]\d|1[89]) ?(?:-| )?(?:years?|yrs?|yo|y/o)(?:[ -]old)?\b|\bin (?:his|her|their) (?:[2-9]0s|twenties|thirties|forties|fifties)\b", True),
+    ("child_safety", "adult_age", 0.5,
+     r"\b(?:[2-9]\d|1[89]) ?(?:-| )?(?:years?|yrs?)[ -]old\b|\b(?:[2-9]\d|1[89]) ?(?:yo|y/o)\b"
+     r"|\bin (?:his|her|their) (?:[2-9]0s|twenties|thirties|forties|fifties)\b", True),
     ("child_safety", "minor_exposed", 0.5,
      r"\b(?:in the bath|bath ?time|in (?:the|a) shower|undress\w*|naked|in (?:their|her|his) underwear|no clothes|"
-     r"(?:weird|creepy|sexual|gross|inappropriate|pervy|dirty) (?:stuff|comments?|messages?|things))\b", True),
+     r"(?:weird|creepy|sexual|gross|inappropriate|pervy|dirty) (?:comments?|messages?|dms?)|"
+     r"(?:commenting|saying|writing|messaging) (?:\w+ )?(?:weird|creepy|sexual|gross|inappropriate|pervy|dirty) (?:stuff|things))\b", True),
     ("child_safety", "lying_age", 0.5,
      r"\b(?:lies|lying|lied|pretends?|pretending) (?:that |about )?(?:she'?s|he'?s|they'?re|being|her age|his age)\b", True),
     # ---- sexual_exploitation ----------------------------------------------------

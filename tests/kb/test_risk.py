@@ -266,6 +266,8 @@ def test_fresh_phrasings_are_flagged_without_the_model(text: str, category: str)
     "we cant keep going with these payout delays any longer",
     "I wrote my letter of complaint last week and heard nothing",
     "I have nothing to lose by asking, can you raise my creator tier?",
+    "my son and I have been creators for 20 years",
+    "my kid says weird things in his videos lol",
 ])
 def test_the_same_words_in_ordinary_tickets_stay_normal(text: str) -> None:
     assert assess_risk(text).level == "normal"
