@@ -53,7 +53,6 @@ def leave_one_round_out(embedder) -> dict:
 
 def never_seen_sets(embedder) -> dict:
     """Both layers, as drafts run them, with and without the labelled tickets."""
-    import kb.risk
     from kb.risk import RiskAssessment, SemanticRiskLayer, assess_risk
 
     sets = {"risk_tickets held out": [r for r in _jsonl(REPO / "tests" / "kb" / "data" / "risk_tickets.jsonl")
@@ -69,12 +68,10 @@ def never_seen_sets(embedder) -> dict:
             sets["banking77"] = [{"text": row[column], "context": "", "risk": "normal"} for row in reader]
     out = {}
     for label, examples in (("without", ()), ("with", None)):
-        kb.risk._SEMANTIC_LAYERS.clear()
         layer = SemanticRiskLayer(embedder, examples=examples)
-        kb.risk._SEMANTIC_LAYERS[(id(embedder), kb.risk.SEMANTIC_THRESHOLD, kb.risk.SEMANTIC_MARGIN, "")] = layer
         for name, rows in sets.items():
-            results: list[RiskAssessment] = [assess_risk(r["text"], r.get("context") or "", embedder=embedder)
-                                             for r in rows]
+            results: list[RiskAssessment] = [assess_risk(r["text"], r.get("context") or "", embedder=embedder,
+                                                         semantic_layer=layer) for r in rows]
             high = [a for r, a in zip(rows, results) if r["risk"] == "high"]
             normal = [a for r, a in zip(rows, results) if r["risk"] != "high"]
             counts = {"high": len(high), "missed": sum(not a.is_high for a in high), "normal": len(normal),
@@ -83,7 +80,6 @@ def never_seen_sets(embedder) -> dict:
                           a.is_high and set(a.categories) != {"account_takeover_financial"} for a in normal)}
             out.setdefault(name, {})[label] = counts
             print(f"{name}, {label} labelled tickets: {counts}", flush=True)
-    kb.risk._SEMANTIC_LAYERS.clear()
     return out
 
 

@@ -971,13 +971,9 @@ def examples_with(extra: Path | str | None) -> tuple[dict, ...]:
     return labelled_examples() + (labelled_examples(Path(extra)) if extra else ())
 
 
-def _single_threaded_blas():
-    """A context in which numpy's BLAS runs on the calling thread only."""
-    return _blas_controller().limit(limits=1, user_api="blas")
-
-
 @lru_cache(maxsize=1)
 def _blas_controller():
+    """threadpoolctl's view of the loaded BLAS libraries (scanning them costs ~1 ms: once)."""
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()
@@ -1039,7 +1035,7 @@ class SemanticRiskLayer:
         # On one thread: a product this size makes OpenBLAS wake its other threads, which then
         # spin and take the cores from the next query's encoder (warm retrieval p95 2.1 -> 8 ms
         # on the demo tickets once the bank held the labelled examples).
-        with _single_threaded_blas():
+        with _blas_controller().limit(limits=1, user_api="blas"):
             sim = vecs @ risk_vecs.T
             benign = (vecs @ benign_vecs.T).max(axis=1)
         out = []
@@ -1214,7 +1210,8 @@ def lexical_categories(text: str, context: str = "") -> set[str]:
 
 
 def assess_risk(text: str, context: str = "", *, embedder=None, semantic_threshold: float = SEMANTIC_THRESHOLD,
-                semantic_margin: float = SEMANTIC_MARGIN, extra_examples: Path | str | None = None) -> RiskAssessment:
+                semantic_margin: float = SEMANTIC_MARGIN, extra_examples: Path | str | None = None,
+                semantic_layer: SemanticRiskLayer | None = None) -> RiskAssessment:
     """Assess whether a ticket needs the high-risk procedure.
 
     Args:
@@ -1229,6 +1226,8 @@ def assess_risk(text: str, context: str = "", *, embedder=None, semantic_thresho
         extra_examples: a deployment's own labelled tickets for the semantic layer to compare
             with, besides the bundled ones (``Settings.risk_examples``; JSONL as
             :data:`LABELLED_EXAMPLES`).
+        semantic_layer: a layer to use instead of the process's shared one for ``embedder``
+            and the settings above (an evaluation comparing exemplar banks passes its own).
 
     Returns:
         A :class:`RiskAssessment`; ``level`` is ``"high"`` when any category reaches
@@ -1237,8 +1236,8 @@ def assess_risk(text: str, context: str = "", *, embedder=None, semantic_thresho
     matches, lexical = _lexical(text, context)
     all_evidence = [ev for _cue, ev in matches]
     if embedder is not None and ((text or "").strip() or (context or "").strip()):
-        semantic = _semantic_layer(embedder, semantic_threshold, semantic_margin, extra_examples).flagged(
-            text or "", context or "")
+        layer = semantic_layer or _semantic_layer(embedder, semantic_threshold, semantic_margin, extra_examples)
+        semantic = layer.flagged(text or "", context or "")
         all_evidence += semantic
         lexical |= {ev.category for ev in semantic}
     flagged = tuple(c for c in RISK_CATEGORIES if c in lexical)
