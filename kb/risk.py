@@ -80,6 +80,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from kb.blas import one_blas_thread
 from kb.types import SetupError
 
 RISK_CATEGORIES: tuple[str, ...] = (
@@ -971,14 +972,6 @@ def examples_with(extra: Path | str | None) -> tuple[dict, ...]:
     return labelled_examples() + (labelled_examples(Path(extra)) if extra else ())
 
 
-@lru_cache(maxsize=1)
-def _blas_controller():
-    """threadpoolctl's view of the loaded BLAS libraries (scanning them costs ~1 ms: once)."""
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
 class SemanticRiskLayer:
     """Nearest-exemplar risk detection with a sentence embedder (the generalising layer).
 
@@ -1006,16 +999,18 @@ class SemanticRiskLayer:
         self._bank = None
 
     def _exemplar_bank(self):
-        # Encoded once per layer on first use: ~600 short sentences, about a second here (the
-        # desk's warm-up does it at start).
+        # Encoded once per layer on first use: ~1,000 short sentences, about a second here, then
+        # read from the model's cache folder by later processes (the desk's warm-up does it at start).
         if self._bank is None:
             import numpy as np
+
+            from kb.vector_cache import persisted_vectors
 
             labelled = [row for row in self.examples if not row["context"].strip()]
             pairs = [(c, t) for c in RISK_CATEGORIES for t in _EXEMPLARS[c]]
             pairs += [(c, row["text"]) for row in labelled if row["risk"] == "high" for c in row["categories"]]
             benign = list(_BENIGN_EXEMPLARS) + [row["text"] for row in labelled if row["risk"] != "high"]
-            vectors = np.asarray(self.embedder.encode([t for _c, t in pairs] + benign), dtype=np.float32)
+            vectors = persisted_vectors(self.embedder, [t for _c, t in pairs] + benign, purpose="risk-bank")
             self._bank = (np.asarray([c for c, _t in pairs]), vectors[: len(pairs)], vectors[len(pairs):])
         return self._bank
 
@@ -1035,7 +1030,7 @@ class SemanticRiskLayer:
         # On one thread: a product this size makes OpenBLAS wake its other threads, which then
         # spin and take the cores from the next query's encoder (warm retrieval p95 2.1 -> 8 ms
         # on the demo tickets once the bank held the labelled examples).
-        with _blas_controller().limit(limits=1, user_api="blas"):
+        with one_blas_thread():
             sim = vecs @ risk_vecs.T
             benign = (vecs @ benign_vecs.T).max(axis=1)
         out = []

@@ -37,6 +37,11 @@ class SentenceVectors:
     def __len__(self) -> int:
         return len(self._cache)
 
+    def vector_cache_dir(self):
+        """The wrapped embedder's folder for vectors kept between processes, or None."""
+        inner = getattr(self.embedder, "vector_cache_dir", None)
+        return inner() if inner is not None else None
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors for ``texts`` (rows in the same order), encoding only unseen texts."""
         if not texts:
@@ -72,3 +77,51 @@ def sentence_vectors(embedder) -> SentenceVectors:
         if cache is None or cache.embedder is not embedder:
             cache = _REGISTRY[id(embedder)] = SentenceVectors(embedder)
         return cache
+
+
+def persisted_vectors(embedder, texts: Sequence[str], *, purpose: str) -> np.ndarray:
+    """Vectors of a fixed list of texts (an exemplar bank), kept on disk between processes.
+
+    Encoding the risk layer's ~1,000 exemplars costs about a second of every CLI command and
+    app start that assesses risk. Embedders that name a folder for such files
+    (``vector_cache_dir()``, the real model's) keep them there; others just encode. A file is
+    named by the model's vectors of fixed probe sentences and by the texts, so another model or
+    an edited bank never reads it; a damaged file is encoded again and replaced.
+
+    Args:
+        embedder: object with ``encode(list[str]) -> np.ndarray`` (and optionally ``vector_cache_dir()``).
+        texts: the texts, in the order of the rows returned.
+        purpose: a short file-name prefix (``"risk-bank"``).
+    """
+    import hashlib
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from kb.fingerprint import PROBE_TEXTS
+
+    folder_of = getattr(embedder, "vector_cache_dir", None)
+    folder = folder_of() if folder_of is not None else None
+    texts = list(texts)
+    if folder is None or not texts:
+        return np.asarray(embedder.encode(texts), dtype=np.float32)
+    probes = np.asarray(embedder.encode(list(PROBE_TEXTS)), dtype=np.float32)
+    digest = hashlib.sha256(np.round(probes, 5).astype(np.float32).tobytes())
+    digest.update("\0".join(texts).encode("utf-8"))
+    path = Path(folder) / f"{purpose}-{digest.hexdigest()[:32]}.npy"
+    try:
+        stored = np.load(path, allow_pickle=False)
+        if stored.shape == (len(texts), probes.shape[1]) and stored.dtype == np.float32 and np.isfinite(stored).all():
+            return stored
+    except (OSError, ValueError):
+        pass
+    vectors = np.asarray(embedder.encode(texts), dtype=np.float32)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(prefix=".vectors-", suffix=".npy", dir=path.parent)
+        with os.fdopen(handle, "wb") as out:
+            np.save(out, vectors, allow_pickle=False)
+        os.replace(temp, path)
+    except OSError:
+        pass  # a read-only cache only costs the encoding next time
+    return vectors

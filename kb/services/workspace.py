@@ -76,8 +76,9 @@ class Workspace:
     def warm_up(self) -> float:
         """Load what the first draft would otherwise wait for; returns the seconds it took.
 
-        Opens the knowledge base, loads the embedding model (import, checksum, weights: about
-        5 s on 2 cores), runs one search so the BM25 and in-memory vector indexes are read,
+        Opens the knowledge base, loads the embedding model (checksum, ONNX graph and tokenizer:
+        under a second once the graph was exported on this machine; else the PyTorch import,
+        checksum and weights: about 5 s on 2 cores), runs one search so the BM25 and in-memory vector indexes are read,
         and encodes the semantic risk exemplars. Nothing is stored. Safe to run in a
         background thread while requests are served: the model and indexes load under locks.
         """

@@ -85,6 +85,38 @@ def test_console_script_runs_in_a_subprocess(tmp_path, docs):
     assert json.loads(result.stdout)["ingested"] == 1
 
 
+_REPORTING_TORCH = """
+import runpy, sys
+sys.argv = ["replydesk", *sys.argv[1:]]
+try:
+    runpy.run_module("app.cli", run_name="__main__")
+finally:
+    print("torch imported:", "torch" in sys.modules, file=sys.stderr)
+"""
+
+
+def test_commands_after_the_first_run_on_a_machine_do_not_load_pytorch(tmp_path, docs):
+    import os
+
+    env = {**os.environ, "REPLYDESK_MODEL_CACHE_DIR": str(tmp_path / "model-cache")}
+    home = str(tmp_path / "h")
+
+    def cli(*argv):
+        done = subprocess.run([sys.executable, "-c", _REPORTING_TORCH, *argv], capture_output=True, text=True,
+                              env=env, timeout=600)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    first = cli("ingest", str(docs / "holds.md"), "--home", home, "--json")  # exports the graph
+    assert "torch imported: True" in first.stderr
+    search = cli("search", "how long does a payout hold last", "--home", home, "--json")
+    assert "torch imported: False" in search.stderr
+    assert json.loads(search.stdout)["hits"][0]["doc_id"] == "sop-payout-holds"
+    draft = cli("draft", "--ticket", "How long will my payout be on hold?", "--home", home, "--json")
+    assert "torch imported: False" in draft.stderr
+    assert "thirty days" in json.loads(draft.stdout)["text"]
+
+
 def test_eval_retrieval_on_a_small_beir_dataset(tmp_path, capsys):
     data = tmp_path / "beir"
     corpus = [

@@ -68,13 +68,25 @@ def test_bulk_lists_run_in_batch_size_slices_sorted_by_tokens(embedder, monkeypa
         shapes.append(tuple(features["input_ids"].shape))
         return original(model, runner, features)
 
+    original_standalone = kb.onnx_encoder.StandaloneEncoder.embed
+
+    def recording_standalone(self, encodings):
+        shapes.append((len(encodings), max(len(e.ids) for e in encodings)))
+        return original_standalone(self, encodings)
+
     monkeypatch.setattr(kb.onnx_encoder, "sentence_embeddings", recording)
+    # Slices small enough for ONNX Runtime run there without PyTorch (when this machine has the graph).
+    monkeypatch.setattr(kb.onnx_encoder.StandaloneEncoder, "embed", recording_standalone)
     vectors = embedder.encode(texts)
     monkeypatch.undo()
     assert sum(rows for rows, _ in shapes) == len(texts)
+    assert len(shapes) == -(-len(texts) // embedder.batch_size)
     assert all(rows <= embedder.batch_size for rows, _ in shapes)
-    widths = [width for _, width in shapes]
-    assert widths == sorted(widths, reverse=True) and widths[0] == embedder.max_tokens
+    # Slices of the texts sorted by token count: each pads to its longest, the first to the window.
+    lengths = sorted((min(len(t) + 2, embedder.max_tokens) for t in
+                      (embedder.model.tokenizer(x, add_special_tokens=False)["input_ids"] for x in texts)), reverse=True)
+    assert sorted(width for _, width in shapes) == sorted(lengths[::embedder.batch_size])
+    assert lengths[0] == embedder.max_tokens
     library = embedder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
     assert vectors.dtype == np.float32 and np.allclose(vectors, library, atol=1e-5)
     monkeypatch.setattr(embedder, "BULK_WINDOW", 64)  # a corpus larger than one window

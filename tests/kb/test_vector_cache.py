@@ -37,3 +37,73 @@ def test_one_cache_per_embedder(keyword_embedder):
 
     assert sentence_vectors(keyword_embedder) is sentence_vectors(keyword_embedder)
     assert sentence_vectors(KeywordEmbedder()) is not sentence_vectors(keyword_embedder)
+
+
+class _CachingKeywordEmbedder:
+    """The keyword embedder with a folder for vectors kept between processes."""
+
+    def __init__(self, inner, folder):
+        self.inner, self.folder = inner, folder
+
+    def encode(self, texts):
+        return self.inner.encode(texts)
+
+    def vector_cache_dir(self):
+        return self.folder
+
+
+def test_a_fixed_bank_is_read_back_in_a_new_process_instead_of_encoded(keyword_embedder, tmp_path):
+    from kb.fingerprint import PROBE_TEXTS
+    from kb.vector_cache import persisted_vectors
+
+    bank = ["threat of violence", "payout hold", "refund window", "account locked"]
+    embedder = _CachingKeywordEmbedder(keyword_embedder, tmp_path / "vectors")
+    first = persisted_vectors(embedder, bank, purpose="bank")
+    assert keyword_embedder.calls == [len(PROBE_TEXTS), len(bank)]
+    np.testing.assert_allclose(first, keyword_embedder.encode(bank))
+    (stored,) = (tmp_path / "vectors").glob("bank-*.npy")
+
+    keyword_embedder.calls.clear()
+    # Another process: a fresh wrapper around the same model reads the file; only the probes
+    # (which identify the model) are encoded.
+    again = persisted_vectors(SentenceVectors(_CachingKeywordEmbedder(keyword_embedder, tmp_path / "vectors")),
+                              bank, purpose="bank")
+    assert keyword_embedder.calls == [len(PROBE_TEXTS)]
+    np.testing.assert_array_equal(again, first)
+
+    # Other texts, another file; a damaged file is encoded again and replaced.
+    persisted_vectors(embedder, bank + ["new exemplar"], purpose="bank")
+    assert len(list((tmp_path / "vectors").glob("bank-*.npy"))) == 2
+    stored.write_bytes(b"not an array")
+    keyword_embedder.calls.clear()
+    np.testing.assert_allclose(persisted_vectors(embedder, bank, purpose="bank"), first)
+    assert keyword_embedder.calls == [len(PROBE_TEXTS), len(bank)]
+    assert np.load(stored).shape == (len(bank), keyword_embedder.dimension)
+
+
+def test_another_model_never_reads_the_bank_of_the_first(keyword_embedder, tmp_path):
+    from tests.conftest import WideKeywordEmbedder
+
+    from kb.vector_cache import persisted_vectors
+
+    bank = ["threat of violence", "payout hold"]
+    persisted_vectors(_CachingKeywordEmbedder(keyword_embedder, tmp_path), bank, purpose="bank")
+    wide = persisted_vectors(_CachingKeywordEmbedder(WideKeywordEmbedder(), tmp_path), bank, purpose="bank")
+    assert wide.shape == (2, 512) and len(list(tmp_path.glob("bank-*.npy"))) == 2
+
+
+def test_embedders_without_a_folder_just_encode(keyword_embedder, tmp_path):
+    from kb.vector_cache import persisted_vectors
+
+    vectors = persisted_vectors(SentenceVectors(keyword_embedder), ["payout hold"], purpose="bank")
+    assert keyword_embedder.calls == [1] and vectors.shape == (1, keyword_embedder.dimension)
+
+
+def test_a_read_only_folder_costs_only_the_encoding(keyword_embedder, tmp_path):
+    from kb.vector_cache import persisted_vectors
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    vectors = persisted_vectors(_CachingKeywordEmbedder(keyword_embedder, blocked / "vectors"), ["payout hold"],
+                                purpose="bank")
+    np.testing.assert_allclose(vectors, keyword_embedder.encode(["payout hold"]))

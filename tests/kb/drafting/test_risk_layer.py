@@ -201,3 +201,25 @@ def test_a_broken_examples_file_stops_the_desk_with_its_name_and_line(demo_kb, t
     monkeypatch.setenv("REPLYDESK_RISK_EXAMPLES", str(broken))
     assert main(["draft", "--home", str(demo_kb.settings.home), "--ticket", "when is my payout sent?"]) == 2
     assert 'ours.jsonl:2: a high-risk row needs "categories"' in capsys.readouterr().err
+
+
+def test_a_later_process_reads_the_exemplar_bank_instead_of_encoding_it(embedder, tmp_path, monkeypatch) -> None:
+    from kb.embedder import SentenceTransformerEmbedder
+    from kb.risk import SemanticRiskLayer
+
+    monkeypatch.setattr(SentenceTransformerEmbedder, "vector_cache_dir", lambda self: tmp_path / "vectors")
+    ticket = "I can't keep going. I've written letters to my family and I'm done after tonight."
+    first = SemanticRiskLayer(embedder)
+    flagged = first.flagged(ticket)
+    assert "self_harm" in {evidence.category for evidence in flagged}
+    (bank,) = (tmp_path / "vectors").glob("risk-bank-*.npy")
+
+    encoded = []
+    original = SentenceTransformerEmbedder.encode
+    monkeypatch.setattr(SentenceTransformerEmbedder, "encode", lambda self, texts: encoded.append(len(texts))
+                        or original(self, texts))
+    second = SemanticRiskLayer(embedder)
+    assert second.flagged(ticket) == flagged
+    # Only the probe sentences and the ticket's sentences were encoded, not ~1,000 exemplars.
+    assert encoded and max(encoded) < 10
+    assert bank.stat().st_size > 0
