@@ -175,8 +175,14 @@ class _Cue:
 # Shared fragments. Text is lower-cased before matching, and curly apostrophes are
 # straightened, so fragments are written in lower case with a plain "'".
 _SELF = r"(?:myself|my ?self|herself|himself|themselves|themself|yourself)"
+#: Things creators "kill" or "hurt" that are not people ("they will kill my channel with reports").
+_NOT_A_PERSON = (
+    r"(?!(?:channel|account|career|reputation|brand|business|page|profile|reach|views|engagement|numbers|stream|streams|"
+    r"video|videos|content|vibe|mood|deal|campaign|sales|ratings?|ranking|rankings|algorithm|growth|income|chances|"
+    r"feelings|pride|ego|record|score|team|game|server|vibes)\b)"
+)
 _WILL = (
-    r"(?:will|'ll|ll|wil|gonna|going to|goin to|want to|wanna|am going to|plan(?:ning)? to|"
+    r"(?:will|'ll|ll|'d|wil|gonna|going to|goin to|want to|wanna|am going to|plan(?:ning)? to|"
     r"threaten(?:s|ed|ing)? to|said (?:he|she|they)(?:'ll| will| would)|would|coming to|come to)"
 )
 _MINOR = (
@@ -334,7 +340,8 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
     ("violent_threat", "will_harm", 1.0,
      rf"\b{_WILL} (?:\w+ ){{0,2}}(?:kill|murder|stab|shoot|hurt|beat up|beat the \w+ out of|attack|strangle|burn down|burn|torch|set fire to|bomb|blow up|"
      r"throw acid (?:on|at|in the face of)|pour acid (?:on|over)) "
-     r"(?:you|u|me|us|him|her|them|someone|somebody|everyone|every1|people|your \w+|my \w+|his \w+|the \w+|whoever)\b", True),
+     rf"(?:you|u|me|us|him|her|them|someone|somebody|everyone|every1|people|(?:your|my|his|the) {_NOT_A_PERSON}\w+|whoever)\b",
+     True),
     ("violent_threat", "get_hurt", 0.5,
      r"\b(?:people|someone|somebody|some1|you|your staff|everyone) (?:will|are going to|is going to|gonna|'?s gonna|'?re gonna|'ll) "
      r"(?:get|be) (?:hurt|killed|injured)\b", True),
@@ -358,7 +365,35 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
      r"\b(?:shoot(?:ing)?|shot) up (?:a |the |my |our |your |this )?(?:school|office|hq|headquarters|building|mall|church|"
      r"mosque|synagogue|event|concert|place|club|party|class|meet ?-?up|convention|con|festival|stream|signing)\b", True),
     ("violent_threat", "death_threat", 1.0,
-     r"\bdeath threats?\b|\bthreat(?:s|en(?:ed|ing|s)?)? to (?:kill|murder|stab|shoot|hurt|rape)\b|\bbomb threat\b", True),
+     r"\bdeath threats?\b|\bthreat(?:s|en(?:ed|ing|s)?)? to (?:kill|murder|stab|shoot|hurt|rape)\b"
+     r"(?! (?:him|her|them|my|your|it)sel(?:f|ves)\b)|\bbomb threat\b", True),
+    ("violent_threat", "threatened_life", 1.0,
+     r"\bthreat(?:en(?:ed|ing|s)?)? (?:my|his|her|their|your|our) li(?:fe|ves)\b"
+     r"|\bthreats? (?:to|against|on) (?:my|his|her|their|your|our) li(?:fe|ves)\b", True),
+    ("violent_threat", "family_harm", 1.0,
+     rf"\b{_WILL} (?:\w+ )?(?:beat|hurt|kill|harm|attack|take) (?:my|your|his|her|their) "
+     r"(?:kids?|children|son|daughter|wife|husband|partner|family|mum|mom|dad|parents?|baby)\b", True),
+    ("violent_threat", "wont_live", 0.5,
+     r"\b(?:won'?t|will not|wont|not gonna|never gonna|aren'?t gonna|isn'?t gonna) live "
+     r"(?:to see|till|until|past)\b", True),
+    ("violent_threat", "threatening_me", 0.5,
+     r"\bthreat(?:en(?:ed|ing|s)?) (?:me|us|my (?:family|kids?|children|son|daughter|wife|husband|partner))\b"
+     r"|\bthreatening (?:messages|comments|dms|calls|texts)\b", True),
+    ("violent_threat", "fears_for_safety", 1.0,
+     r"\b(?:fear|fearing|afraid|scared|worried) for (?:my|our|his|her|their|my family'?s?|my kids'?) (?:life|lives|safety)\b"
+     r"|\b(?:don'?t|do not) feel safe (?:at|in|leaving|going)\b", True),
+    ("violent_threat", "is_scared", 0.5,
+     r"\b(?:i'?m|i am|we'?re|we are|i feel|i'?m feeling) (?:so |really |very |genuinely |honestly |actually |kinda )?"
+     r"(?:scared|afraid|terrified|frightened)\b", True),
+    ("violent_threat", "coming_for", 0.5,
+     r"\b(?:coming|come|gonna come|going to come) (?:after|for) (?:me|you|u|us|him|her|them|my family|your family|"
+     r"my kids|your kids)\b", True),
+    # The harm named a few words on, after another step ("threatening to find where I live and
+    # hurt me"): only with a person as its object, so "threatened to hurt my channel" stays out.
+    ("violent_threat", "threatened_harm_later", 1.0,
+     r"\bthreat(?:en(?:ed|ing|s)?) to (?:\w+ ){1,8}?(?:and |then )?(?:kill|murder|stab|shoot|hurt|rape|attack|beat up|"
+     r"strangle) (?:me|him|her|them|us|you|my (?:family|kids?|children|son|daughter|wife|husband|partner|mum|mom|dad|"
+     r"parents?|sister|brother))\b", True),
     ("violent_threat", "know_where_live", 1.0,
      r"\bi know where (?:you|u|they|he|she) (?:live|work|sleep|park)s?\b|\bi know (?:what|which) (?:car|school|gym) (?:you|u|he|she|they) (?:drive|go|goe|attend)s?\b|\bwatch your back\b|\byou(?:'re| are) (?:dead|gonna die)\b"
      r"|\byou(?:'ll| will) be sorry\b", True),

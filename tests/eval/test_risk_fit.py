@@ -72,8 +72,9 @@ def test_the_bundled_model_keeps_the_shipped_settings(tmp_path, capsys):
                  "--report", str(report), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert (result["high"], result["normal"]) == (18, 54)
-    # Half the demo's high-risk tickets have no lexical cue: the semantic layer finds them all.
-    assert result["lexical_misses"] == 9 and result["current"]["misses"] == 0
+    # Nearly half the demo's high-risk tickets have no lexical cue (t04's knife threat got one
+    # with "i'm scared"): the semantic layer finds them all.
+    assert result["lexical_misses"] == 8 and result["current"]["misses"] == 0
     assert result["recommend"] is False
     assert (result["chosen"]["threshold"], result["chosen"]["margin"]) == (0.5, 0.05)
     assert "| current | 0.500 | 0.050 | 0 |" in report.read_text()

@@ -248,6 +248,14 @@ def test_ordinary_words_near_those_cues_stay_normal(text: str) -> None:
     ("one more strike and I swear I'll make the whole team pay, I have nothing to lose", "violent_threat"),
     ("someone said they'd throw acid on me at my next meetup", "violent_threat"),
     ("tell your moderators to watch their backs", "violent_threat"),
+    # a threat reported by its target, the harm named after another step
+    ("someone keeps threatening to find where I live and hurt me", "violent_threat"),
+    ("my ex is threatening to show up at my work and kill me", "violent_threat"),
+    ("they said they'd beat my kids if I keep posting", "violent_threat"),
+    ("i'm scared, an account says they're coming for me and my family", "violent_threat"),
+    ("someone threatened my life in the dms", "violent_threat"),
+    ("they keep threatening me, saying I won't live to see my next stream", "violent_threat"),
+    ("I don't feel safe leaving my house since the video went viral", "violent_threat"),
     ("a 30 year old is dating a 14 year old on your app and posting it", "child_safety"),
     ("an account is posting my daughter's school and what time she leaves", "doxxing"),
     ("please be advised our firm represents Ms. Lopez and we intend to file suit", "legal_threat"),
@@ -268,6 +276,13 @@ def test_fresh_phrasings_are_flagged_without_the_model(text: str, category: str)
     "I have nothing to lose by asking, can you raise my creator tier?",
     "my son and I have been creators for 20 years",
     "my kid says weird things in his videos lol",
+    "they threatened to report me and hurt my channel",
+    "the brand threatened to cancel the deal and hurt my reputation",
+    "they said they will kill my channel with mass reports",
+    "this new algorithm will kill my reach",
+    "the tax office is coming for me lol, need my payout statement",
+    "I'm scared I won't make it to the end of the month without my payout",
+    "I'm afraid I deleted my video by mistake",
 ])
 def test_the_same_words_in_ordinary_tickets_stay_normal(text: str) -> None:
     assert assess_risk(text).level == "normal"
@@ -333,3 +348,9 @@ def test_the_semantic_layer_multiplies_on_one_blas_thread() -> None:
     layer._bank = (labels, risk_vecs.view(Probe), benign_vecs.view(Probe))
     layer.scores("a ticket. with two sentences")
     assert seen and set(seen) == {1}
+
+
+def test_a_threat_to_hurt_oneself_is_self_harm_not_a_threat_of_violence() -> None:
+    result = assess_risk("my friend is threatening to hurt himself if his channel gets banned")
+    assert "self_harm" in result.categories and "violent_threat" not in result.categories
+    assert "violent_threat" in assess_risk("my friend is threatening to hurt him if the channel gets banned").categories
