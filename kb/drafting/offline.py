@@ -15,14 +15,15 @@ How a draft is built:
    that looks like an instruction to an AI ("ignore previous instructions", "system:")
    is dropped too: a document is data, never a command.
 2. **Scores.** A cheap pre-score (lexical overlap, user-facing, the passage's retrieval
-   cosine) keeps the best 14 candidates; each of those gets ``0.55 * cosine(ticket, sentence)`` (the knowledge
+   cosine) keeps the best 8 candidates; each of those gets ``0.55 * cosine(ticket, sentence)`` (the knowledge
    base's embedder) ``+ 0.25 * lexical overlap`` ``+ 0.15`` for user-facing text ``+ 0.10 /
    (1 + passage rank)``.
 3. **Selection.** The passage with the best sentences is the *anchor*: its relevant
    sentences are kept in their original order, so the reply reads like the template it
    came from. Remaining room (2 / 4 / 7 sentences for short / normal / detailed) goes
    to the best sentences of other passages that add something new (cosine < 0.8 to
-   everything chosen).
+   everything chosen, not mostly words of a chosen sentence, and not a longer restatement
+   of one). A table is read as one sentence per row, so the row that answers is quotable.
 4. **Assembly.** Greeting, an acknowledgement that names the ticket's topic, the
    selected sentences with ``[n]`` after each, and a closing, all in the requested
    tone and in the form of the ticket's channel (an e-mail signs off; a chat message does
@@ -65,6 +66,10 @@ SHORTLIST = 8
 REDUNDANT_COSINE = 0.8
 #: Share of a sentence's words already in a chosen sentence that makes it a repeat.
 CONTAINED_OVERLAP = 0.9
+#: Share of a chosen sentence's words that a longer candidate repeats to restate it (with a
+#: few additions), for chosen sentences of at least :data:`RESTATED_MIN_WORDS` content words.
+RESTATED_OVERLAP = 0.85
+RESTATED_MIN_WORDS = 6
 #: A policy or SOP sentence this close to a resolved-Q&A sentence (and stating the same
 #: numbers) corroborates it: the reply cites the policy beside the past answer.
 CORROBORATE_COSINE = 0.75
@@ -78,7 +83,9 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _SPECIALIST_TALK = re.compile(
     r"\b(?:specialists?|support agents?|queues?|sop|this document|escalat\w*|ledger view|casedesk|"
     r"sentinel|modtrace|routing|tag the|owning team|sla|on-?call|do not tell|don't tell|never tell|"
-    r"reply template|this policy explains|this sop)\b",
+    r"reply template|this policy explains|this sop)\b"
+    # Notes on the document's own history ("Version 2 extends the refund window to 14 days.").
+    r"|^(?:in )?version \d+\b|\b(?:this|the previous|an earlier) version of (?:this|the) (?:sop|policy|document|guide)\b",
     re.IGNORECASE,
 )
 #: In an SOP, which is written for specialists, these words are about the support desk too. In
@@ -524,6 +531,13 @@ class OfflineDrafter:
             # the label." after "All campaign videos must carry the label, which ...") scores
             # below the cosine bar but says nothing new.
             if any(overlap(cands[i].text, cands[j].text) >= CONTAINED_OVERLAP for j in chosen):
+                continue
+            # Nor does a longer one that repeats nearly all of a chosen sentence ("A creator can
+            # apply when ... 18 or older ... at least 10,000 followers ..." after "To join,
+            # creators need to be 18 or older, have at least 10,000 followers, ..."): the
+            # reader would read the same list twice.
+            if any(len(set(content_tokens(cands[j].text))) >= RESTATED_MIN_WORDS
+                   and overlap(cands[j].text, cands[i].text) >= RESTATED_OVERLAP for j in chosen):
                 continue
             chosen.append(i)
         anchor_part = [cands[i] for i in keep]

@@ -27,14 +27,53 @@ STOPWORDS = frozenset(
 )
 
 
+_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
+_EMPTY_CELL = frozenset({"", "-", "—", "–", "n/a"})
+
+
+def _cells(row: str) -> list[str]:
+    return [cell.strip() for cell in row.strip().strip("|").split("|")]
+
+
+def _tables_as_sentences(lines: list[str]) -> list[str]:
+    """Markdown tables rewritten as one sentence per row, each its own paragraph.
+
+    "| Purchase made by a minor | Yes, on request | 60 days |" under "| Situation | Refundable? |
+    Window |" reads "Purchase made by a minor — refundable: Yes, on request; window: 60 days.":
+    a reply can quote the row that answers the ticket instead of the whole grid.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if (i + 1 < len(lines) and _TABLE_ROW.match(lines[i]) and _TABLE_RULE.match(lines[i + 1])):
+            headers = [h.rstrip("?:").strip() for h in _cells(lines[i])]
+            i += 2
+            while i < len(lines) and _TABLE_ROW.match(lines[i]):
+                cells = _cells(lines[i])
+                subject = cells[0] if cells else ""
+                parts = [f"{header.lower()}: {cell}" if header else cell
+                         for header, cell in zip(headers[1:], cells[1:]) if cell.lower() not in _EMPTY_CELL]
+                sentence = " — ".join(p for p in (subject, "; ".join(parts)) if p)
+                if sentence:
+                    out += ["", sentence.rstrip(".") + "."]
+                i += 1
+            out.append("")
+            continue
+        out.append(lines[i])
+        i += 1
+    return out
+
+
 def clean_markdown(text: str) -> str:
     """Plain text of a Markdown passage: no quote markers, emphasis, list marks or backticks.
 
     List items without a stop of their own are punctuated so they read as one list, not one
     run-on sentence: "If a regular member: 0 bags for basic economy; 1 bag for economy." A
     list item that ends with ":" opens a new group, so the item before it ends the sentence.
+    A table becomes a sentence per row (:func:`_tables_as_sentences`).
     """
-    raw = [re.sub(r"^\s*>\s?", "", line) for line in text.splitlines()]
+    raw = _tables_as_sentences([re.sub(r"^\s*>\s?", "", line) for line in text.splitlines()])
     # A list keeps the line that introduces it across a blank line ("...are true:\n\n- ...").
     raw = [line for i, line in enumerate(raw)
            if line.strip() or not _opens_list(raw, i)]

@@ -64,6 +64,36 @@ def test_a_sentence_that_repeats_part_of_a_chosen_one_is_not_said_twice(keyword_
     assert draft.text.count("must carry the Paid partnership label") == 1
 
 
+@pytest.mark.slow
+def test_a_longer_sentence_that_restates_a_chosen_one_is_not_added(embedder):
+    # The two say the same list in different words (cosine ~0.6, under the redundancy bar):
+    # the reader would read it twice.
+    faq = Hit(chunk_id="faq::v1::0000", doc_id="faq-join", version=1, title="Resolved Q&A", doc_type="qa",
+              text="Q: Can I join the Creator Marketplace?\nA: To join, creators need to be 18 or older, have at "
+                   "least 10,000 followers, have posted at least 3 public videos in the last 28 days, and have fewer "
+                   "than 2 active strikes.", score=0.2, dense_score=0.6)
+    policy = Hit(chunk_id="pol::v1::0000", doc_id="pol-join", version=1, title="Creator Marketplace eligibility",
+                 doc_type="policy",
+                 text="A creator can apply to the Creator Marketplace when all of the following are true: they are 18 "
+                      "or older and have verified their identity in Creator Studio > Payments > Verify identity; their "
+                      "account has at least 10,000 followers; they have posted at least 3 public videos in the last 28 "
+                      "days; their account has fewer than 2 active strikes; they live in a country where Creator "
+                      "Marketplace payouts are supported.", score=0.1, dense_score=0.55)
+    draft = OfflineDrafter(embedder).draft(Ticket(text="Can I join the creator marketplace? I have 8,000 followers "
+                                                       "and I'm 17."), [faq, policy], DraftOptions())
+
+    assert draft.text.count("10,000 followers") == 1 and "To join, creators need" in draft.text
+
+
+def test_notes_on_a_documents_own_history_are_not_quoted(keyword_embedder):
+    text = ("Unused coins can be refunded within 14 days of purchase. "
+            "Version 2 extends the refund window for unused coins to 14 days.")
+    draft = _draft(keyword_embedder, "policy", text, "can I get a refund for unused coins?")
+
+    assert "Unused coins can be refunded within 14 days of purchase [1]." in draft.text
+    assert "Version 2" not in draft.text
+
+
 @pytest.mark.parametrize("doc_type", ["policy", "qa", "sop"])
 def test_instructions_about_the_user_stay_out_of_every_document_type(keyword_embedder, doc_type):
     # An airline's agent policy ingested as a policy: its commands about "the user" were quoted.

@@ -73,3 +73,19 @@ def test_a_list_keeps_its_introduction_across_a_blank_line() -> None:
         "Brands apply separately.",
         "A loose item.",
     ]
+
+
+def test_a_table_reads_as_one_sentence_per_row() -> None:
+    text = ("Refund rules:\n\n| Situation | Refundable? | Window |\n|---|---|---|\n"
+            "| Unused coins | Yes | 14 days from purchase |\n| Gift already sent | No | — |\n"
+            "| Purchase made by a minor without permission | Yes, on a parent's request | 60 days |\n\n"
+            "Approved refunds take 5 to 10 business days.")
+    assert split_sentences(clean_markdown(text)) == [
+        "Refund rules:",
+        "Unused coins — refundable: Yes; window: 14 days from purchase.",
+        "Gift already sent — refundable: No.",
+        "Purchase made by a minor without permission — refundable: Yes, on a parent's request; window: 60 days.",
+        "Approved refunds take 5 to 10 business days.",
+    ]
+    # Pipes without a header rule are not a table.
+    assert clean_markdown("a | b | c") == "a | b | c"
