@@ -248,6 +248,22 @@ _POINTS_BACK = re.compile(r"^(?:this|that|these|those|it|they|then)\b(?!\s+(?:po
                           re.IGNORECASE)
 
 
+#: Openers that always lean on the sentence before ("After that it's sent in the next Tuesday
+#: payout run."): said without it, the reader cannot tell what "that" is.
+_NEEDS_PREVIOUS = re.compile(r"^(?:after that|once (?:that|this)|if so|if not|otherwise|in that case|then|"
+                             r"(?:this|that|these|those)\b(?!\s+(?:policy|section|rule|page|article|guide|document|"
+                             r"process|option|feature|fee|service|plan|offer|order|item|account)s?\b))\b",
+                             re.IGNORECASE)
+
+
+def _leans_on_previous(candidate: "_Candidate", hit: Hit) -> bool:
+    """Whether ``candidate`` cannot be said without the sentence before it in its passage (the
+    first sentence of a resolved answer may lean on its question, which the user asked)."""
+    if candidate.order == 0 and _QA.match(hit.text):
+        return False
+    return bool(_NEEDS_PREVIOUS.match(candidate.source.lstrip("> ").strip()))
+
+
 def candidates(hits: list[Hit]) -> list[_Candidate]:
     """User-quotable sentences of the external passages (see the module docstring)."""
     out = []
@@ -517,12 +533,18 @@ class OfflineDrafter:
         anchor_idx = by_passage[anchor]
         floor = max(scores[anchor_idx]) - 0.25
         keep = sorted(sorted((i for i in anchor_idx if scores[i] >= floor), key=lambda i: -scores[i])[:budget])
+        # A kept sentence that leans on a sentence the draft does not say goes too.
+        orders = {cands[i].order for i in keep}
+        keep = [i for i in keep if cands[i].order - 1 in orders or not _leans_on_previous(cands[i], hits[anchor])]
         chosen = list(keep)
         for i in np.argsort(-scores):
             if len(chosen) >= budget:
                 break
             i = int(i)
             if i in chosen or scores[i] < MIN_EXTRA_SCORE:
+                continue
+            if _leans_on_previous(cands[i], hits[cands[i].passage]) and not any(
+                    cands[j].passage == cands[i].passage and cands[j].order == cands[i].order - 1 for j in chosen):
                 continue
             sims = vectors[1 + np.array(chosen)] @ vectors[1 + i]
             if sims.max() >= REDUNDANT_COSINE:

@@ -85,6 +85,20 @@ def test_a_longer_sentence_that_restates_a_chosen_one_is_not_added(embedder):
     assert draft.text.count("10,000 followers") == 1 and "To join, creators need" in draft.text
 
 
+def test_a_sentence_leaning_on_one_the_draft_does_not_say_is_left_out(keyword_embedder):
+    text = ("Specialists check the payout hold in Ledger view first. "
+            "After that the payout is sent in the next Tuesday payout run. "
+            "Payouts are sent every Tuesday once the balance reaches 50 dollars.")
+    draft = _draft(keyword_embedder, "policy", text, "is my payout sent on Tuesday?")
+
+    assert "Payouts are sent every Tuesday once the balance reaches 50 dollars [1]." in draft.text
+    assert "After that" not in draft.text
+    # With the sentence it leans on said, it may follow it.
+    said = _draft(keyword_embedder, "policy", "New payout methods are held for 14 days. After that the payout is "
+                  "sent in the next Tuesday payout run.", "when is my payout sent after the 14 day hold?")
+    assert "held for 14 days [1]. After that the payout is sent" in said.text
+
+
 def test_notes_on_a_documents_own_history_are_not_quoted(keyword_embedder):
     text = ("Unused coins can be refunded within 14 days of purchase. "
             "Version 2 extends the refund window for unused coins to 14 days.")
