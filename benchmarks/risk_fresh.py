@@ -9,7 +9,7 @@ hand-written exemplars alone). The semantic layer is measured alone, since the k
 were written after reading every round.
 
 Sets that are never among the examples are read by the full layer as shipped, with and without
-the labelled tickets: the held-out half of ``tests/kb/data/risk_tickets.jsonl``, the last round
+the labelled tickets: the held-out half of ``tests/kb/data/risk_tickets.jsonl``, the last two rounds
 of fresh phrasings (``benchmarks/data/risk_fresh_heldout.jsonl``), the demo tickets, and
 banking77's real customer messages (none high-risk; flags outside account takeover
 are counted, as in ``risk_benchmark.py``).
@@ -57,7 +57,7 @@ def never_seen_sets(embedder) -> dict:
 
     sets = {"risk_tickets held out": [r for r in _jsonl(REPO / "tests" / "kb" / "data" / "risk_tickets.jsonl")
                                       if r["split"] == "heldout"],
-            "fresh phrasings, round 11 (written last, never among the examples)":
+            "fresh phrasings, rounds 11-12 (written last, never among the examples)":
                 _jsonl(REPO / "benchmarks" / "data" / "risk_fresh_heldout.jsonl"),
             "demo tickets": _jsonl(REPO / "demo" / "tickets.jsonl")
             + [{**r, "risk": "normal"} for r in _jsonl(REPO / "demo" / "tickets_not_covered.jsonl")]}

@@ -523,6 +523,9 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
      r"|\bletter to your legal (?:department|team)\b|\bfinal warning before (?:legal|i|we|court)\b"
      r"|\b(?:file|filing|bring|bringing) (?:a )?suit\b|\b(?:our|this) (?:law )?firm represents\b"
      r"|\bintend(?:s)? to (?:sue|file|pursue legal|take legal|commence)\b", True),
+    ("legal_threat", "lawyer_acting", 1.0,
+     r"\b(?:i'?m|i am|we are|we'?re|writing as) (?:a |the |an )?(?:solicitors?|attorneys?|lawyers?|barristers?|counsel|law firm)"
+     r"(?: (?:acting|writing|working))? (?:for|on behalf of|representing)\b", True),
     ("legal_threat", "formal_notice", 0.5, r"\bformal notice\b|\bon behalf of (?:my|our) client\b|\bcounsel for\b|\bpreserve (?:all )?(?:records|evidence|data)\b", True),
     # ---- regulator_request ------------------------------------------------------
     ("regulator_request", "regulator", 0.6, _REGULATORS, False),
@@ -579,6 +582,15 @@ _CUE_SPECS: tuple[tuple[str, str, float, str, bool], ...] = (
      rf"tweet(?:ed|ing)? at|tag(?:ged|ging)?|cc(?:'d|'?ing|ed)?|forward(?:ed|ing)? (?:this|it|everything|(?:the )?(?:whole )?(?:thread|ticket|email|conversation)) to|"
      rf"escalat(?:e|ed|ing) (?:this|it|my \w+)? ?to|go(?:ing)? (?:straight |directly )?to|went to|reach(?:ing)? out to|take this to|taking this to|"
      rf"copy(?:ing)? in|loop(?:ing)? in|let) (?:\w+ ){{0,1}}(?:your |the |ur |their )?{_EXEC}\b", True),
+    ("executive_escalation", "wants_exec", 1.0,
+     r"\b(?:want|need|demand|expect|insist on|put me through to|get me|i'?d like)(?: to (?:speak|talk) (?:to|with))? "
+     r"(?:the |your |ur )(?:ceo|founders?|co-?founders?|president|vp|vice president|svp|evp|chief \w+ officer|coo|cfo|cto|"
+     r"executive team|exec team|leadership team|c-suite)\b"
+     # Someone senior, not a support manager, asked to act on the ticket.
+     r"|\b(?:want|need|demand|expect|insist on|i'?d like) (?:the |your |ur )(?:head|director|boss)"
+     r"(?: of (?:your |the )?\w+(?: \w+)?)? to (?:call|contact|email|ring|phone|meet|get back to|reply to) (?:me|us)\b"
+     r"|\b(?:want|need|demand|expect|i'?d like) (?:the |your |ur )(?:head|director|boss)(?: of (?:your |the )?\w+(?: \w+)?)? "
+     r"to (?:know|hear about|see|read) (?:this|it|how|what|about)\b", True),
     ("executive_escalation", "exec_hears", 1.0,
      rf"\b(?:your |the )?{_EXEC} (?:will|'ll|is going to|are going to|is gonna) (?:hear|know|find out|be informed)\b"
      rf"|\bi know (?:your |the )?{_EXEC}\b|\bfriends? (?:with|of) (?:your |the )?{_EXEC}\b", True),

@@ -256,6 +256,10 @@ def test_ordinary_words_near_those_cues_stay_normal(text: str) -> None:
     ("someone threatened my life in the dms", "violent_threat"),
     ("they keep threatening me, saying I won't live to see my next stream", "violent_threat"),
     ("I don't feel safe leaving my house since the video went viral", "violent_threat"),
+    ("I'm a solicitor acting for a creator whose content was copied; please preserve all records", "legal_threat"),
+    ("I'm the VP of partnerships at a big brand and I want the head of your marketplace to call me today",
+     "executive_escalation"),
+    ("I need the director of support to call me back, this is the third time", "executive_escalation"),
     ("a 30 year old is dating a 14 year old on your app and posting it", "child_safety"),
     ("an account is posting my daughter's school and what time she leaves", "doxxing"),
     ("please be advised our firm represents Ms. Lopez and we intend to file suit", "legal_threat"),
@@ -283,6 +287,10 @@ def test_fresh_phrasings_are_flagged_without_the_model(text: str, category: str)
     "the tax office is coming for me lol, need my payout statement",
     "I'm scared I won't make it to the end of the month without my payout",
     "I'm afraid I deleted my video by mistake",
+    "I want the head of the video to be trimmed, how do I edit it?",
+    "I need the management tools for my team account",
+    "I want a manager to call me",
+    "I'm a lawyer but this is about my personal account, I can't log in",
 ])
 def test_the_same_words_in_ordinary_tickets_stay_normal(text: str) -> None:
     assert assess_risk(text).level == "normal"
