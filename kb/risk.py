@@ -182,7 +182,7 @@ _NOT_A_PERSON = (
     r"feelings|pride|ego|record|score|team|game|server|vibes)\b)"
 )
 _WILL = (
-    r"(?:will|'ll|ll|'d|wil|gonna|going to|goin to|want to|wanna|am going to|plan(?:ning)? to|"
+    r"(?:will|'ll|ll|(?:(?<=\bhe)|(?<=\bshe)|(?<=\bthey))'d|wil|gonna|going to|goin to|want to|wanna|am going to|plan(?:ning)? to|"
     r"threaten(?:s|ed|ing)? to|said (?:he|she|they)(?:'ll| will| would)|would|coming to|come to)"
 )
 _MINOR = (
