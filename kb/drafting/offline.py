@@ -240,20 +240,18 @@ def _screened(hit: Hit, user_facing: float) -> bool:
     return user_facing < 1.0 and not _QA.match(hit.text)
 
 
+#: "This" / "that" naming what it points at ("This policy ...", "That fee ...") stands alone.
+_NAMES_ITS_THING = (r"(?!\s+(?:policy|section|rule|page|article|guide|document|process|option|feature|fee|service|"
+                    r"plan|offer|order|item|account)s?\b)")
 #: A sentence that opens by pointing back ("This will change the status of the bill", "This
 #: loads the account in the background"): it means nothing without the sentence before it.
-#: "This policy ..." names what it is about.
-_POINTS_BACK = re.compile(r"^(?:this|that|these|those|it|they|then)\b(?!\s+(?:policy|section|rule|page|article|guide|"
-                          r"document|process|option|feature|fee|service|plan|offer|order|item|account)s?\b)",
-                          re.IGNORECASE)
+_POINTS_BACK = re.compile(rf"^(?:this|that|these|those|it|they|then)\b{_NAMES_ITS_THING}", re.IGNORECASE)
 
 
 #: Openers that always lean on the sentence before ("After that it's sent in the next Tuesday
 #: payout run."): said without it, the reader cannot tell what "that" is.
 _NEEDS_PREVIOUS = re.compile(r"^(?:after that|once (?:that|this)|if so|if not|otherwise|in that case|then|"
-                             r"(?:this|that|these|those)\b(?!\s+(?:policy|section|rule|page|article|guide|document|"
-                             r"process|option|feature|fee|service|plan|offer|order|item|account)s?\b))\b",
-                             re.IGNORECASE)
+                             rf"(?:this|that|these|those)\b{_NAMES_ITS_THING})\b", re.IGNORECASE)
 
 
 def _leans_on_previous(candidate: "_Candidate", hit: Hit) -> bool:
